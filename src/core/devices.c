@@ -3,11 +3,12 @@
 #include <stddef.h>
 
 #include "vireo/device.h"
+#include "vireo/dev_table.h"
 #include "vireo/devices.h"
 #include "vireo/log.h"
 
 static const struct device_ops *const default_devices[] = {
-	NULL,
+	&acpi_pm_ops,
 };
 
 int devices_realize_default(struct vm *vm)
@@ -15,8 +16,6 @@ int devices_realize_default(struct vm *vm)
 	for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
 		int err;
 
-		if (!default_devices[i])
-			continue;
 		err = device_realize(vm, default_devices[i], NULL);
 		if (err) {
 			log_errno(err, "device %s", default_devices[i]->name);
