@@ -94,9 +94,12 @@ uint32_t fake_inl(struct fake_vm *f, uint16_t port, int len)
 {
 	uint8_t b[4] = { 0xff, 0xff, 0xff, 0xff };
 
+	uint32_t v = 0;
+
 	bus_dispatch(&f->vm.pio, NULL, port, b, len, false);
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 |
-	       (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	for (int i = len - 1; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
 }
 
 void fake_out(struct fake_vm *f, uint16_t port, uint32_t val, int len)
