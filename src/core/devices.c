@@ -8,6 +8,10 @@
 #include "vireo/log.h"
 
 static const struct device_ops *const default_devices[] = {
+	&ns8250_com1_ops,
+	&i8042_ops,
+	&pci_host_ops,
+	&debug_exit_ops,
 	&acpi_pm_ops,
 };
 
