@@ -15,6 +15,8 @@ struct command {
 /* The one table of subcommands. */
 static const struct command commands[] = {
 	{ "run", cmd_run, "boot a VM in the foreground (no daemon)" },
+	{ "disk", cmd_disk, "create, inspect, clone and convert disk images" },
+	{ "sr", cmd_sr, "storage repositories: where disk images live" },
 };
 
 static void usage(FILE *f)
