@@ -8,5 +8,6 @@
  * exit status.
  */
 int cmd_run(int argc, char **argv);
+int cmd_switch(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ struct command {
 /* The one table of subcommands. */
 static const struct command commands[] = {
 	{ "run", cmd_run, "boot a VM in the foreground (no daemon)" },
+	{ "switch", cmd_switch, "run or control a virtual switch" },
 };
 
 static void usage(FILE *f)
