@@ -10,5 +10,6 @@
 int cmd_run(int argc, char **argv);
 int cmd_disk(int argc, char **argv);
 int cmd_sr(int argc, char **argv);
+int cmd_switch(int argc, char **argv);
 
 #endif
