@@ -17,6 +17,8 @@
 #include "vireo/console.h"
 #include "vireo/devices.h"
 #include "vireo/log.h"
+#include "vireo/net.h"
+#include "vireo/virtio.h"
 #include "vireo/vm.h"
 #include "vireo/vmstate.h"
 
@@ -27,6 +29,10 @@ struct run_opts {
 	struct vm_config cfg;
 	const char *dump_state;
 	char kernel_buf[PATH_MAX], initrd_buf[PATH_MAX];
+	struct virtio_opts virtio;
+	char *disk_specs[VIRTIO_MAX_DISKS];     /* strdup'd: disks[] points into them */
+	char net_specs[VIRTIO_MAX_NICS][512];
+	bool mac_given[VIRTIO_MAX_NICS];
 };
 
 static const char run_usage[] =
@@ -47,6 +53,18 @@ static const char run_usage[] =
 	"                        kvm where the host has VT-x/AMD-V, emu otherwise\n"
 	"      --dump-state FILE after the VM stops, write every vCPU's registers\n"
 	"                        to FILE as JSON\n"
+	"\n"
+	"Paravirtual (virtio-pci) devices, see vireo-run(1):\n"
+	"      --disk PATH[,ro][,format=raw|qcow2|vhd][,serial=S]\n"
+	"                        a virtio-blk disk (repeatable, up to 8)\n"
+	"      --net nat[,hostfwd=tcp:HOSTPORT-:GUESTPORT]... | switch=SOCKET | tap=IFNAME\n"
+	"                        a virtio-net card (repeatable, up to 4)\n"
+	"      --mac MAC         MAC of the last --net (default: a generated locally\n"
+	"                        administered MAC, unique on this host)\n"
+	"      --console2        a virtio-console (/dev/hvc0) on a host pty\n"
+	"      --rng             a virtio-rng fed from getrandom(2)\n"
+	"      --balloon[=SOCKET] a virtio-balloon; SOCKET takes 'balloon MIB' and\n"
+	"                        'info' commands\n"
 	"  -v, --verbose         more log output (repeat for debug)\n"
 	"  -h, --help            this help\n"
 	"\n"
@@ -103,6 +121,101 @@ static int parse_accel(const char *s, enum accel_kind *out)
 	return 0;
 }
 
+static int run_parse_disk(struct run_opts *o, const char *arg)
+{
+	struct virtio_opts *v = &o->virtio;
+	char err[256];
+	char *copy;
+
+	if (v->ndisks == VIRTIO_MAX_DISKS) {
+		fprintf(stderr, "vireo run: --disk %s: at most %d disks\n", arg, VIRTIO_MAX_DISKS);
+		return -EINVAL;
+	}
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	o->disk_specs[v->ndisks] = copy;
+	if (virtio_disk_parse(copy, &v->disks[v->ndisks], err, sizeof(err))) {
+		fprintf(stderr, "vireo run: --disk %s: %s\n", arg, err);
+		return -EINVAL;
+	}
+	v->ndisks++;
+	return 0;
+}
+
+/*
+ * --net: "nat", "switch=PATH" or "tap=IFNAME" with options, as the port
+ * layer takes them; "hostfwd=tcp:HOSTPORT-:GUESTPORT" is accepted as the
+ * short form of tcp::HOSTPORT-:GUESTPORT.
+ */
+static int run_parse_net(struct run_opts *o, const char *arg)
+{
+	struct virtio_opts *v = &o->virtio;
+	char *out = o->net_specs[v->nnets];
+	size_t cap = sizeof(o->net_specs[0]), n = 0;
+	const char *p = arg;
+
+	if (v->nnets == VIRTIO_MAX_NICS) {
+		fprintf(stderr, "vireo run: --net %s: at most %d network cards\n", arg,
+			VIRTIO_MAX_NICS);
+		return -EINVAL;
+	}
+	if (strcmp(arg, "nat") && strncmp(arg, "nat,", 4) && strncmp(arg, "switch=", 7) &&
+	    strncmp(arg, "tap=", 4)) {
+		fprintf(stderr, "vireo run: --net %s: give nat[,hostfwd=tcp:HOSTPORT-:GUESTPORT], "
+			"switch=SOCKET or tap=IFNAME\n", arg);
+		return -EINVAL;
+	}
+	while (*p && n + 2 < cap) {
+		if (!strncmp(p, "hostfwd=tcp:", 12) || !strncmp(p, "hostfwd=udp:", 12)) {
+			bool short_form = p[12] >= '0' && p[12] <= '9' &&
+					  strstr(p + 12, "-:") && !memchr(p + 12, '.', strcspn(p + 12, "-"));
+			memcpy(out + n, p, 12);
+			n += 12;
+			p += 12;
+			if (short_form)
+				out[n++] = ':';
+			continue;
+		}
+		out[n++] = *p++;
+	}
+	if (*p) {
+		fprintf(stderr, "vireo run: --net %s: too long\n", arg);
+		return -EINVAL;
+	}
+	out[n] = '\0';
+	v->nets[v->nnets++] = out;
+	return 0;
+}
+
+static int run_parse_mac(struct run_opts *o, const char *arg)
+{
+	struct virtio_opts *v = &o->virtio;
+	uint8_t mac[6];
+	size_t len;
+	char *spec;
+
+	if (!v->nnets || o->mac_given[v->nnets - 1]) {
+		fprintf(stderr, "vireo run: --mac %s: give it after the --net it belongs to\n", arg);
+		return -EINVAL;
+	}
+	if (net_mac_parse(arg, mac) || !net_mac_valid(mac)) {
+		fprintf(stderr, "vireo run: --mac %s: give a unicast MAC such as "
+			"52:54:00:12:34:56\n", arg);
+		return -EINVAL;
+	}
+	spec = o->net_specs[v->nnets - 1];
+	len = strlen(spec);
+	if (strstr(spec, "mac=") ||
+	    snprintf(spec + len, sizeof(o->net_specs[0]) - len, ",mac=%s", arg) >=
+	    (int)(sizeof(o->net_specs[0]) - len)) {
+		fprintf(stderr, "vireo run: --mac %s: the --net already names a MAC\n", arg);
+		return -EINVAL;
+	}
+	o->mac_given[v->nnets - 1] = true;
+	return 0;
+}
+
 static int run_parse_value(struct run_opts *o, int c, const char *arg)
 {
 	char *end;
@@ -113,6 +226,15 @@ static int run_parse_value(struct run_opts *o, int c, const char *arg)
 	case 'i': o->cfg.initrd = arg; return 0;
 	case 'c': o->cfg.cmdline = arg; return 0;
 	case 'D': o->dump_state = arg; return 0;
+	case 'd': return run_parse_disk(o, arg);
+	case 'N': return run_parse_net(o, arg);
+	case 'M': return run_parse_mac(o, arg);
+	case 'C': o->virtio.console = true; return 0;
+	case 'R': o->virtio.rng = true; return 0;
+	case 'B':
+		o->virtio.balloon = true;
+		o->virtio.balloon_socket = arg;
+		return 0;
 	case 'm':
 		if (parse_size(arg, MiB, &o->cfg.mem_size) || o->cfg.mem_size < 16 * MiB) {
 			fprintf(stderr, "vireo run: --memory %s: give a size of at least 16M, "
@@ -152,6 +274,12 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'n' },
 		{ "accel", required_argument, NULL, 'a' },
 		{ "dump-state", required_argument, NULL, 'D' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "net", required_argument, NULL, 'N' },
+		{ "mac", required_argument, NULL, 'M' },
+		{ "console2", no_argument, NULL, 'C' },
+		{ "rng", no_argument, NULL, 'R' },
+		{ "balloon", optional_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -248,6 +376,19 @@ static int run_check_memory(const struct vm_config *cfg)
 	return 0;
 }
 
+/* Missing disk images are reported before anything else is set up. */
+static int run_check_disks(const struct virtio_opts *v)
+{
+	for (int i = 0; i < v->ndisks; i++) {
+		if (access(v->disks[i].path, v->disks[i].ro ? R_OK : R_OK | W_OK)) {
+			fprintf(stderr, "vireo run: --disk %s: %s\n", v->disks[i].path,
+				strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 static int run_boot(struct vm *vm)
 {
 	char why[512];
@@ -279,6 +420,8 @@ static int run_vm(struct run_opts *o, const struct accel_ops *accel)
 	err = console_create(vm, STDIN_FILENO, STDOUT_FILENO, &vm->console);
 	if (!err)
 		err = devices_realize_default(vm);
+	if (!err)
+		err = virtio_devices_realize(vm, &o->virtio);
 	if (err) {
 		fprintf(stderr, "vireo run: cannot set up devices: %s\n", strerror(-err));
 		goto err_destroy;
@@ -316,15 +459,19 @@ int cmd_run(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	err = run_parse(&o, argc, argv);
 	if (err)
-		return err > 0 ? 0 : 2;
-	if (run_defaults(&o) || run_check_kernel(&o.cfg) || run_check_memory(&o.cfg))
-		return 1;
-	err = accel_select(o.cfg.accel, &accel, why, sizeof(why));
-	if (err) {
+		err = err > 0 ? 0 : 2;
+	else if (run_defaults(&o) || run_check_kernel(&o.cfg) || run_check_memory(&o.cfg) ||
+		 run_check_disks(&o.virtio))
+		err = 1;
+	else if (accel_select(o.cfg.accel, &accel, why, sizeof(why))) {
 		fprintf(stderr, "vireo run: %s\n", why);
-		return 1;
+		err = 1;
+	} else {
+		if (why[0])
+			log_warnx("%s", why);
+		err = run_vm(&o, accel);
 	}
-	if (why[0])
-		log_warnx("%s", why);
-	return run_vm(&o, accel);
+	for (int i = 0; i < VIRTIO_MAX_DISKS; i++)
+		free(o.disk_specs[i]);
+	return err;
 }
