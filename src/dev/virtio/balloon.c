@@ -50,6 +50,7 @@
 #define BAL_QUEUE_SIZE 128
 #define BAL_PAGE 4096u
 #define BAL_NSTATS 16               /* §5.5.6.3 tags 0..9 and room to grow */
+#define BAL_MAX_CLIENTS 8
 #define BAL_STATS_PERIOD_NS (2ULL * 1000 * 1000 * 1000)
 
 struct vballoon {
@@ -64,6 +65,7 @@ struct vballoon {
 	uint64_t returned_pages;        /* inflated or reported, given back to the host */
 	uint64_t inflated, deflated;
 	int listen_fd;
+	int clients[BAL_MAX_CLIENTS];   /* connected control clients, -1: free */
 	char sock_path[108];
 };
 
@@ -275,14 +277,22 @@ static void ctl_command(struct vballoon *b, char *line, int fd)
 		log_debug("virtio-balloon: control reply: %s", strerror(errno));
 }
 
+static void ctl_close(struct vballoon *b, int fd)
+{
+	for (int i = 0; i < BAL_MAX_CLIENTS; i++)
+		if (b->clients[i] == fd)
+			b->clients[i] = -1;
+	evloop_del(b->loop, fd);
+	close(fd);
+}
+
 static void ctl_client(int fd, uint32_t events, void *opaque)
 {
 	char buf[512], *save = NULL;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 
 	if (n <= 0) {
-		evloop_del(((struct vballoon *)opaque)->loop, fd);
-		close(fd);
+		ctl_close(opaque, fd);
 		return;
 	}
 	buf[n] = '\0';
@@ -293,12 +303,18 @@ static void ctl_client(int fd, uint32_t events, void *opaque)
 static void ctl_accept(int fd, uint32_t events, void *opaque)
 {
 	struct vballoon *b = opaque;
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC), slot = -1;
 
 	if (c < 0)
 		return;
-	if (evloop_add(b->loop, c, EPOLLIN, ctl_client, b))
-		close(c);
+	for (int i = 0; i < BAL_MAX_CLIENTS && slot < 0; i++)
+		if (b->clients[i] < 0)
+			slot = i;
+	if (slot < 0 || evloop_add(b->loop, c, EPOLLIN, ctl_client, b)) {
+		close(c);   /* too many clients */
+		return;
+	}
+	b->clients[slot] = c;
 }
 
 static int ctl_listen(struct vballoon *b, const char *path)
@@ -351,6 +367,8 @@ int virtio_balloon_create(struct vm *vm, const char *socket_path, struct virtio_
 	b->vm = vm;
 	b->loop = vm->loop;
 	b->listen_fd = -1;
+	for (int i = 0; i < BAL_MAX_CLIENTS; i++)
+		b->clients[i] = -1;
 	err = virtio_dev_create(vm, &info, &vballoon_ops, b, &b->vdev);
 	if (err)
 		goto err_free;
@@ -384,6 +402,9 @@ void virtio_balloon_destroy(void *state)
 {
 	struct vballoon *b = state;
 
+	for (int i = 0; i < BAL_MAX_CLIENTS; i++)
+		if (b->clients[i] >= 0)
+			ctl_close(b, b->clients[i]);
 	if (b->listen_fd >= 0) {
 		evloop_del(b->loop, b->listen_fd);
 		close(b->listen_fd);

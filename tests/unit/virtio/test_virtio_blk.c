@@ -19,6 +19,7 @@
 #include "dev/virtio/devices.h"
 #include "dev/virtio/virtio.h"
 #include "vdrv.h"
+#include "vireo/evloop.h"
 
 #define RAM (64 * MiB)
 #define DISK_SIZE (1 * MiB)
@@ -75,6 +76,7 @@ static int teardown(void **state)
 {
 	struct fx *x = *state;
 
+	evloop_stop(x->f->vm.loop);     /* as vm_destroy: the loop first */
 	x->fe.destroy(x->fe.state);
 	vdrv_vm_destroy(x->f);
 	unlink(x->path);

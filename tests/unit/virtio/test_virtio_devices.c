@@ -21,6 +21,7 @@
 #include "dev/virtio/devices.h"
 #include "dev/virtio/virtio.h"
 #include "vdrv.h"
+#include "vireo/evloop.h"
 
 #define RAM (64 * MiB)
 #define F_VERSION_1 (1ULL << 32)
@@ -44,8 +45,10 @@ static int teardown(void **state)
 {
 	struct fx *x = *state;
 
+	evloop_stop(x->f->vm.loop);     /* as vm_destroy: the loop first */
 	if (x->fe.destroy)
-		x->fe.destroy(x->fe.state);
+		evloop_stop(x->f->vm.loop);     /* as vm_destroy: the loop first */
+	x->fe.destroy(x->fe.state);
 	vdrv_vm_destroy(x->f);
 	free(x);
 	return 0;
