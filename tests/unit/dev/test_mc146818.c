@@ -173,16 +173,17 @@ static void test_update_in_progress(void **state)
 	struct timespec ts, start;
 	bool seen = false;
 
-	/* Within 1.5 s of polling UIP shows up, and only near a second's end. */
+	/* Polling finds UIP (within a second, or a few on a loaded host), and only near a second's end. */
 	clock_gettime(CLOCK_REALTIME, &start);
 	do {
 		if (cmos_rd(f, 0x0a) & 0x80)
 			seen = true;
 		clock_gettime(CLOCK_REALTIME, &ts);
 	} while (!seen && (ts.tv_sec - start.tv_sec) * 1000000000L +
-		 ts.tv_nsec - start.tv_nsec < 1500000000L);
+		 ts.tv_nsec - start.tv_nsec < 5000000000L);
 	assert_true(seen);
-	assert_true(ts.tv_nsec >= 999756000L - 5000000L || ts.tv_nsec < 5000000L);
+	/* ts is taken just after the read; allow for being preempted (50 ms). */
+	assert_true(ts.tv_nsec >= 999756000L - 50000000L || ts.tv_nsec < 50000000L);
 }
 
 static void test_periodic_interrupt(void **state)
