@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vireo/acpi.h"
 #include "vireo/boot.h"
 #include "vireo/log.h"
 #include "vireo/vm.h"
@@ -241,6 +242,16 @@ static int boot_write_cmdline(struct vm *vm, size_t max, char *why, size_t n)
 	return guest_mem_write(&vm->mem, BOOT_CMDLINE_GPA, cmdline, len);
 }
 
+/* ACPI tables in the BIOS area, where Linux also scans for the RSDP. */
+static int boot_write_acpi(struct vm *vm)
+{
+	uint8_t *p = guest_mem_hva(&vm->mem, ACPI_TABLES_GPA, ACPI_TABLES_SIZE);
+
+	if (!p)
+		return -EFAULT;
+	return acpi_tables_build(p, ACPI_TABLES_SIZE, ACPI_TABLES_GPA, vm->nvcpus);
+}
+
 static int boot_write_mptable(struct vm *vm)
 {
 	uint8_t *p = guest_mem_hva(&vm->mem, BOOT_MPTABLE_GPA, 0xa0000 - BOOT_MPTABLE_GPA);
@@ -325,6 +336,7 @@ static int boot_linux64(struct vm *vm, const uint8_t *hdr, size_t hdrlen,
 	bp_put32(zp, BP_RAMDISK_SIZE, (uint32_t)rd_size);
 	bp_put32(zp, BP_EXT_RAMDISK_IMAGE, (uint32_t)(rd_addr >> 32));
 	bp_put32(zp, BP_EXT_RAMDISK_SIZE, (uint32_t)(rd_size >> 32));
+	bp_put32(zp, BP_ACPI_RSDP_ADDR, (uint32_t)ACPI_TABLES_GPA);
 	err = boot_fill_e820(vm, zp);
 	if (err)
 		return err;
@@ -400,6 +412,7 @@ static int boot_pvh(struct vm *vm, const uint8_t *buf, size_t len, char *why, si
 	for (int i = 0; i < ne; i++)
 		mm[i] = (struct hvm_memmap_entry){ e820[i].addr, e820[i].size, e820[i].type, 0 };
 	si.cmdline_paddr = BOOT_CMDLINE_GPA;
+	si.rsdp_paddr = ACPI_TABLES_GPA;
 	si.memmap_paddr = p;
 	si.memmap_entries = ne;
 	p += ne * sizeof(mm[0]);
@@ -443,6 +456,8 @@ int boot_load(struct vm *vm, char *why, size_t n)
 	}
 	if (!err)
 		err = boot_write_mptable(vm);
+	if (!err)
+		err = boot_write_acpi(vm);
 	if (err && !why[0])
 		snprintf(why, n, "cannot load the kernel: %s", strerror(-err));
 	free(buf);

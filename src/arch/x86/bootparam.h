@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#define BP_ACPI_RSDP_ADDR    0x070   /* u64, protocol 2.14+ */
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE  0x0c4
 #define BP_EXT_CMD_LINE_PTR  0x0c8
