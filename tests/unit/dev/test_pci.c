@@ -331,6 +331,26 @@ static void test_slots_run_out(void **state)
 	assert_int_equal(pci_dev_add_bar(dev, 1, PCI_BAR_MEM32, 1ULL << 29, false, bar_fn, fx), -ENOSPC);
 }
 
+static void test_bar_over_existing_range(void **state)
+{
+	struct pci_fixture *fx = *state;
+	struct fake_vm *f = fx->f;
+	struct pci_dev *dev;
+
+	/* Something already owns the first I/O BAR address. */
+	assert_int_equal(bus_map(&f->vm.pio, 0xc000, 0x100, bar_fn, fx, "other"), 0);
+	assert_int_equal(pci_register_device(fx->host, &net_info, NULL, NULL, &dev), 0);
+	assert_int_equal(pci_dev_add_bar(dev, 0, PCI_BAR_IO, 0x20, false, bar_fn, fx), -EEXIST);
+	/* The BAR is withdrawn: reads 0, sizes to 0, decodes nothing. */
+	assert_int_equal(pci_dev_bar_addr(dev, 0), 0);
+	cfg_wr(f, 1, 0x10, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(f, 1, 0x10, 4), 0);
+	/* The next BAR still gets a usable address. */
+	assert_int_equal(pci_dev_add_bar(dev, 1, PCI_BAR_IO, 0x100, false, bar_fn, fx), 0);
+	assert_int_equal(pci_dev_bar_addr(dev, 1), 0xc100);
+	assert_int_equal(bus_unmap(&f->vm.pio, 0xc000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +360,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intx_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_control_and_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots_run_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bar_over_existing_range, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
