@@ -77,6 +77,7 @@
 #define CMOS_EQUIPMENT 0x14
 #define NS_PER_SEC    1000000000LL
 #define UIP_NS        244000LL   /* tBUC: UIP leads the update by 244 us */
+#define RTC_MAX_SECONDS (1LL << 33)  /* year 2242: ns still fit an int64 */
 
 struct mc146818 {
 	struct vm *vm;
@@ -170,6 +171,12 @@ static void time_from_regs(struct mc146818 *r)
 	};
 	int64_t t = timegm(&tm);  /* normalises out-of-range fields */
 
+	/* Garbage in the registers (a century of 0x99...) must not overflow
+	 * the nanosecond clock: keep the time within 1970..2242. */
+	if (t < 0 || t > RTC_MAX_SECONDS) {
+		log_warnx_rl("mc146818: guest set an out-of-range time, clamped");
+		t = t < 0 ? 0 : RTC_MAX_SECONDS;
+	}
 	r->offset_ns = t * NS_PER_SEC - host_now_ns();
 	r->last_ns = t * NS_PER_SEC;
 }

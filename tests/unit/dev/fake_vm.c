@@ -176,6 +176,34 @@ int fake_mmio(struct fake_vm *f, uint64_t gpa, void *data, int len, bool is_writ
 	return bus_dispatch(&f->vm.mmio, NULL, gpa, data, len, is_write);
 }
 
+static uint64_t xorshift64(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+void fake_random_pio(struct fake_vm *f, uint16_t base, unsigned span,
+		     unsigned n, uint64_t seed)
+{
+	uint64_t x = seed ? seed : 1;
+	static const int lens[] = { 1, 1, 1, 2, 4 };
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t r = xorshift64(&x);
+		uint16_t port = base + (uint16_t)(r % span);
+		int len = lens[(r >> 16) % 5];
+
+		if ((r >> 24) & 1)
+			fake_out(f, port, (uint32_t)(r >> 32), len);
+		else
+			(void)fake_inl(f, port, len);
+		if ((r >> 25) % 64 == 0 && f->timer.armed)
+			fake_timer_fire(f);
+	}
+}
+
 void fake_console_type(struct fake_vm *f, const char *s)
 {
 	struct console *con = f->vm.console;

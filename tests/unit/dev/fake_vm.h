@@ -62,6 +62,13 @@ static inline void fake_outb(struct fake_vm *f, uint16_t port, uint8_t val)
 }
 /* MMIO as a vCPU would do it; returns the bus_dispatch result. */
 int fake_mmio(struct fake_vm *f, uint64_t gpa, void *data, int len, bool is_write);
+/*
+ * A hostile guest: `n` random byte/word/dword reads and writes of random
+ * values at ports [base, base + span), from a fixed seed.  Fires the timer
+ * now and then.  The chip must survive it (tests then check it still works).
+ */
+void fake_random_pio(struct fake_vm *f, uint16_t base, unsigned span,
+		     unsigned n, uint64_t seed);
 /* Run the armed timer's callback now (as the event loop would). */
 void fake_timer_fire(struct fake_vm *f);
 /* Type on the console. */

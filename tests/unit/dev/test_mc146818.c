@@ -265,6 +265,27 @@ static void test_cmos_memory_above_4g(void **state)
 	assert_int_equal(cmos_rd(f, 0x5f), 3);
 }
 
+/* Garbage in every register (a century of 0x99, binary 0xff...) is survived. */
+static void test_hostile_guest(void **state)
+{
+	struct rtc_fixture *fx = *state;
+	struct fake_vm *f = fx->f;
+
+	for (int round = 0; round < 50; round++)
+		fake_random_pio(f, 0x70, 2, 2000, 0x146818 + round);
+	mc146818_ops.reset(fx->dev);
+	/* Binary mode, maximal fields: clamped, still a clock. */
+	cmos_wr(f, 0x0b, 0x86);
+	for (uint8_t i = 0; i < 10; i++)
+		cmos_wr(f, i, 0xff);
+	cmos_wr(f, 0x32, 0xff);
+	cmos_wr(f, 0x0b, 0x06);
+	assert_int_equal(cmos_rd(f, 0x0d), 0x80);
+	assert_true(cmos_rd(f, 0x00) < 60);
+	assert_true(cmos_rd(f, 0x08) >= 1 && cmos_rd(f, 0x08) <= 12);
+	assert_int_equal(f->irq_level[8], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +295,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update_in_progress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_periodic_interrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_and_alarm_interrupts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmos_memory_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmos_memory_above_4g, setup_big, teardown),
 	};

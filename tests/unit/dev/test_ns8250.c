@@ -244,6 +244,24 @@ static void test_reset_and_wide_access(void **state)
 	assert_int_equal(fake_inl(f, COM1 + 7, 4) & 0xff, 0);  /* SCR; rest past the end */
 }
 
+/* A hostile guest hammering every register cannot break the UART. */
+static void test_hostile_guest(void **state)
+{
+	struct uart_fixture *fx = *state;
+	struct fake_vm *f = fx->f;
+
+	for (int round = 0; round < 50; round++) {
+		fake_random_pio(f, COM1, 8, 2000, 0x8250 + round);
+		fake_console_type(f, "0123456789abcdefghijklmnopqrstuvwxyz");
+	}
+	ns8250_com1_ops.reset(fx->dev);
+	assert_int_equal(f->irq_level[4], 0);
+	assert_true(f->vm.console->out_len > 0);  /* it did transmit */
+	f->vm.console->out_len = 0;
+	test_linux_probe(state);
+	test_loopback_data(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +272,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_fifo_interrupts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iir_priorities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_and_wide_access, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_guest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

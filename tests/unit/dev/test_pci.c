@@ -351,6 +351,33 @@ static void test_bar_over_existing_range(void **state)
 	assert_int_equal(bus_unmap(&f->vm.pio, 0xc000), 0);
 }
 
+/* Random config cycles with a device present: the bridge keeps answering. */
+static void test_hostile_guest(void **state)
+{
+	struct pci_fixture *fx = *state;
+	struct fake_vm *f = fx->f;
+	struct pci_dev *dev;
+
+	assert_int_equal(pci_register_device(fx->host, &net_info, &hook_ops, fx, &dev), 0);
+	assert_int_equal(pci_dev_add_bar(dev, 0, PCI_BAR_MEM32, 0x1000, false, bar_fn, fx), 0);
+	assert_int_equal(pci_dev_add_bar(dev, 1, PCI_BAR_IO, 0x40, false, bar_fn, fx), 0);
+	assert_int_equal(pci_dev_add_bar(dev, 2, PCI_BAR_MEM64, 0x4000, true, bar_fn, fx), 0);
+	for (int round = 0; round < 50; round++) {
+		/* Aim CONFIG_ADDRESS at the device now and then. */
+		fake_out(f, 0xcf8, cfg_addr(0, round & 1, 0, (round * 4) & 0x3f), 4);
+		fake_random_pio(f, 0xcf8, 8, 2000, 0xcf8 + round);
+	}
+	assert_int_equal(cfg_rd(f, 0, 0x00, 4), 0x29c08086);
+	assert_int_equal(cfg_rd(f, 1, 0x00, 4), 0x10411af4);
+	/* The device can still be put back in order and decodes. */
+	cfg_wr(f, 1, 0x04, 0, 2);
+	cfg_wr(f, 1, 0x10, 0xe0000000, 4);
+	cfg_wr(f, 1, 0x04, 0x0002, 2);
+	uint8_t buf[4];
+	assert_int_equal(fake_mmio(f, 0xe0000004, buf, 4, false), 0);
+	assert_int_equal(fx->last_off, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +388,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_control_and_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots_run_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_over_existing_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_guest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
