@@ -29,6 +29,7 @@
 
 #include "vireo/bus.h"
 #include "vireo/device.h"
+#include "vireo/memory.h"
 #include "vireo/util.h"
 
 struct vm;
@@ -42,7 +43,7 @@ struct pci_dev;
  * range, local APIC and the BIOS area live in [PCI_MMIO_END, 4 GiB).  e820
  * marks [PCI_MMIO_START, 4 GiB) as not RAM (leave it a gap or reserved).
  */
-#define PCI_MMIO_START   0xc0000000ULL
+#define PCI_MMIO_START   GUEST_PCI_HOLE_START   /* 0xc0000000 */
 #define PCI_MMIO_END     0xfec00000ULL
 /* I/O port window for I/O BARs: above every legacy ISA port. */
 #define PCI_IO_START     0xc000
