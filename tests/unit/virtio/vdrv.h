@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "fake_vm.h"
+#include "vfake.h"
 
 #define VDRV_MAX_Q 8
 
