@@ -130,6 +130,11 @@ void vdev_queue(struct vdev *d, struct vqueue *q, unsigned index)
 {
 	q->index = index;
 	q->avail_idx = q->used_seen = q->next_desc = 0;
+	/* Fresh rings: a device reset forgets what the old ones held. */
+	for (unsigned i = 0; i < sizeof(q->avail) / sizeof(q->avail[0]); i++)
+		q->avail[i] = 0;
+	for (unsigned i = 0; i < sizeof(q->used) / sizeof(q->used[0]); i++)
+		q->used[i] = 0;
 	w16(d->common, CC_QSELECT, index);
 	w16(d->common, CC_QSIZE, VQ_SIZE);
 	w64(d->common, CC_QDESC, (uintptr_t)q->desc);

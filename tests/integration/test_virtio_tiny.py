@@ -102,3 +102,19 @@ def test_tiny_virtio_net_mac_option(vireo, accel):
     print(r.stdout, r.stderr)
     assert f"mac {mac}" in r.stdout
     assert r.returncode == 51, r.stderr
+
+
+def test_tiny_virtio_hostile_driver(vireo, accel, tmp_path):
+    """Malformed chains put the device in NEEDS_RESET; the monitor lives on."""
+    elf = tiny("virtio-hostile")
+    disk = tmp_path / "disk.img"
+    with open(disk, "wb") as f:
+        f.truncate(1 << 20)
+    r = run([vireo, "run", "--accel", accel, "--kernel", elf, "--disk", str(disk)],
+            timeout=120)
+    print(r.stdout, r.stderr)
+    assert "buffer outside RAM -> status 4f (NEEDS_RESET)" in r.stdout
+    assert "descriptor loop -> status 4f (NEEDS_RESET)" in r.stdout
+    assert "after reset a read works" in r.stdout
+    assert "is not guest RAM" in r.stderr and "loops" in r.stderr
+    assert r.returncode == 52, r.stderr
