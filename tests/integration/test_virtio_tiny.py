@@ -8,8 +8,6 @@ run VMs here is skipped with the reason `vireo accel` gives, and the tests
 skip while the tiny guests are not built.
 """
 import os
-import subprocess
-import tempfile
 
 import pytest
 

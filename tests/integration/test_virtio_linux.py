@@ -1,0 +1,267 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""virtio devices under the default Debian guest (unmodified Linux drivers).
+
+Linux runs only under the emu backend on these hosts (see ARCHITECTURE.md);
+every test skips, printing why, while `vireo accel` says emu is unavailable
+or when the guest does not reach "vireo guest ready" within
+VIREO_BOOT_TIMEOUT seconds.
+"""
+import gzip
+import http.server
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pexpect
+import pytest
+
+from conftest import run
+
+BOOT_TIMEOUT = int(os.environ.get("VIREO_BOOT_TIMEOUT", "300"))
+PROMPT = "vireo:"
+
+
+@pytest.fixture(scope="module")
+def emu_ok(vireo, guest_dir):
+    r = run([vireo, "accel"], timeout=30)
+    for line in r.stdout.splitlines():
+        if line.startswith("emu ") and "unavailable" in line:
+            pytest.skip(f"emu backend unavailable: {line}")
+
+
+def boot(vireo, args=(), memory="512M", initrd=None):
+    cmd = ["run", "--accel", "emu", "--memory", memory, *args]
+    if initrd:
+        cmd += ["--initrd", str(initrd)]
+    child = pexpect.spawn(vireo, cmd, encoding="utf-8", codec_errors="replace",
+                          timeout=BOOT_TIMEOUT, dimensions=(50, 200))
+    child.logfile_read = open(os.environ.get("VIREO_CONSOLE_LOG",
+                                             "/tmp/vireo-virtio-console.log"), "a")
+    try:
+        child.expect("vireo guest ready")
+        child.boot_log = child.before       # monitor messages and the kernel log
+        child.expect(PROMPT)
+    except (pexpect.TIMEOUT, pexpect.EOF):
+        child.terminate(force=True)
+        pytest.skip(f"the default guest did not reach 'vireo guest ready' under "
+                    f"--accel emu within {BOOT_TIMEOUT} s")
+    return child
+
+
+def shell(child, cmd, timeout=120):
+    marker = f"__done_{time.monotonic_ns()}__"
+    child.sendline(f"{cmd}; echo {marker} $?")
+    child.expect(marker + r" \$\?\r?\n", timeout=timeout)
+    child.expect(marker + r" (\d+)", timeout=timeout)
+    out, status = child.before, int(child.match.group(1))
+    child.expect(PROMPT, timeout=timeout)
+    return out.replace("\r", ""), status
+
+
+def poweroff(child):
+    child.sendline("poweroff")
+    child.expect(pexpect.EOF, timeout=120)
+    child.close()
+    return child.exitstatus
+
+
+def guest_kernel_initrd_with(guest_dir, tmp_path, programs):
+    """The default initrd plus host programs (and their libraries) appended
+    as a second cpio archive: the kernel unpacks both."""
+    root = tmp_path / "overlay"
+    for prog in programs:
+        path = shutil.which(prog, path="/usr/sbin:/sbin:/usr/bin:/bin")
+        if not path:
+            pytest.skip(f"{prog} is not installed on the host")
+        files = [path]
+        ldd = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        files += re.findall(r"(/\S+\.so[.\d]*)", ldd)
+        for f in files:
+            dst = root / f.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(os.path.realpath(f), dst)
+        (root / "sbin").mkdir(exist_ok=True)
+        link = root / "sbin" / prog
+        if not link.exists():
+            link.symlink_to(path)
+    names = subprocess.run(["find", "."], cwd=root, capture_output=True, text=True,
+                           check=True).stdout
+    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=root,
+                          input=names.encode(), capture_output=True, check=True).stdout
+    out = tmp_path / "initrd-plus.img"
+    out.write_bytes((guest_dir / "initrd.img").read_bytes() + gzip.compress(cpio))
+    return out
+
+
+def test_disk_ext4_roundtrip(vireo, guest_dir, emu_ok, tmp_path):
+    """mkfs.ext4 in the guest, write a file, power off, read it on the host."""
+    img = tmp_path / "fresh.img"
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    initrd = guest_kernel_initrd_with(guest_dir, tmp_path, ["mkfs.ext4"])
+    child = boot(vireo, ["--disk", str(img)], initrd=initrd)
+    try:
+        out, st = shell(child, "mkfs.ext4 -q -F /dev/vda && mkdir -p /mnt && "
+                        "mount -t ext4 /dev/vda /mnt && echo hello-from-vireo > /mnt/f && "
+                        "umount /mnt && sync", timeout=600)
+        assert st == 0, out
+    except Exception:
+        child.terminate(force=True)
+        raise
+    assert poweroff(child) == 0
+    r = run(["debugfs", "-R", "cat /f", str(img)], timeout=60)
+    assert r.stdout.strip() == "hello-from-vireo", r.stderr
+
+
+def test_disk_read_only(vireo, guest_dir, emu_ok, tmp_path):
+    img = tmp_path / "ro.img"
+    img.write_bytes(b"READONLY".ljust(1 << 20, b"\0"))
+    before = img.read_bytes()
+    child = boot(vireo, ["--disk", f"{img},ro"])
+    try:
+        out, _ = shell(child, "cat /sys/block/vda/ro")
+        assert out.strip().endswith("1")
+        out, st = shell(child, "dd if=/dev/zero of=/dev/vda bs=512 count=1 oflag=direct")
+        assert st != 0, out
+        out, st = shell(child, "head -c 8 /dev/vda")
+        assert "READONLY" in out
+    except Exception:
+        child.terminate(force=True)
+        raise
+    assert poweroff(child) == 0
+    assert img.read_bytes() == before
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"vireo-nat-ok\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+UDHCPC_SCRIPT = ("printf '#!/bin/sh\\n[ \"$1\" = bound ] || exit 0\\n"
+                 "ifconfig $interface $ip netmask ${subnet:-255.255.255.0} up\\n"
+                 "route add default gw $router\\n' > /tmp/u.sh && chmod +x /tmp/u.sh")
+
+
+def test_net_nat_dhcp_http_and_hostfwd(vireo, guest_dir, emu_ok):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hport = free_port()
+    child = boot(vireo, ["--net", f"nat,hostfwd=tcp:{hport}-:8080"])
+    try:
+        out, st = shell(child, UDHCPC_SCRIPT + " && ip link set eth0 up && "
+                        "udhcpc -i eth0 -n -q -t 10 -s /tmp/u.sh && ifconfig eth0")
+        assert st == 0 and "10.0.2.15" in out, out
+        out, st = shell(child, f"wget -q -O - http://10.0.2.2:{server.server_port}/")
+        assert "vireo-nat-ok" in out, out
+        # A server in the guest, reached from the host through the forward.
+        shell(child, "mkdir -p /tmp/www && echo guest-httpd-ok > /tmp/www/index.html && "
+              "httpd -p 8080 -h /tmp/www")
+        body = urllib.request.urlopen(f"http://127.0.0.1:{hport}/", timeout=30).read()
+        assert b"guest-httpd-ok" in body
+    except Exception:
+        child.terminate(force=True)
+        raise
+    finally:
+        server.shutdown()
+    assert poweroff(child) == 0
+
+
+def test_hwrng(vireo, guest_dir, emu_ok):
+    child = boot(vireo, ["--rng"])
+    try:
+        out, _ = shell(child, "cat /sys/class/misc/hw_random/rng_current")
+        assert "virtio_rng" in out
+        out, st = shell(child, "dd if=/dev/hwrng bs=64 count=1 2>/dev/null | od -An -tx1 | wc -w")
+        assert st == 0 and out.strip().split()[-1] == "64", out
+    except Exception:
+        child.terminate(force=True)
+        raise
+    assert poweroff(child) == 0
+
+
+def test_console2_hvc0(vireo, guest_dir, emu_ok):
+    child = boot(vireo, ["--console2"])
+    try:
+        m = re.search(r"/dev/hvc0 is (/dev/pts/\d+)", child.boot_log)
+        assert m, "the pty path was not printed"
+        fd = os.open(m.group(1), os.O_RDWR | os.O_NOCTTY)
+        shell(child, "echo from-guest-hvc0 > /dev/hvc0")
+        data = b""
+        deadline = time.monotonic() + 30
+        while b"from-guest-hvc0" not in data and time.monotonic() < deadline:
+            data += os.read(fd, 4096)
+        assert b"from-guest-hvc0" in data
+        child.sendline("read -t 30 line < /dev/hvc0; echo got:$line")
+        time.sleep(1)
+        os.write(fd, b"from-host\n")
+        child.expect("got:from-host", timeout=60)
+        os.close(fd)
+    except Exception:
+        child.terminate(force=True)
+        raise
+    assert poweroff(child) == 0
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def balloon_cmd(sock, line):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(sock))
+        s.sendall(line.encode() + b"\n")
+        return s.recv(4096).decode()
+
+
+def test_balloon_lowers_rss(vireo, guest_dir, emu_ok, tmp_path):
+    """Inflating the balloon by N MiB lowers the monitor's RSS by >= 0.8 N MiB."""
+    sock = tmp_path / "balloon.sock"
+    child = boot(vireo, [f"--balloon={sock}"], memory="512M")
+    try:
+        # Touch most of the guest's RAM so the host has really allocated it.
+        # (/tmp is a tmpfs of half the RAM.)
+        shell(child, "dd if=/dev/zero of=/tmp/fill bs=1M count=240 2>/dev/null; sync",
+              timeout=600)
+        peak = rss_kib(child.pid)
+        shell(child, "rm /tmp/fill")
+        inflate_mib = 200
+        assert balloon_cmd(sock, f"balloon {512 - inflate_mib}").startswith("ok")
+        deadline = time.monotonic() + 300
+        info = ""
+        while time.monotonic() < deadline:
+            info = balloon_cmd(sock, "info")
+            if re.search(rf'"actual_mib": {inflate_mib}\b', info):
+                break
+            time.sleep(2)
+        assert re.search(rf'"actual_mib": {inflate_mib}\b', info), info
+        time.sleep(2)
+        after = rss_kib(child.pid)
+        print(f"RSS peak {peak} KiB, after inflating {inflate_mib} MiB: {after} KiB")
+        assert peak - after >= 0.8 * inflate_mib * 1024
+        # Deflate: the guest gets its memory back and keeps working.
+        assert balloon_cmd(sock, "balloon 512").startswith("ok")
+        out, st = shell(child, "free -m")
+        assert st == 0
+    except Exception:
+        child.terminate(force=True)
+        raise
+    assert poweroff(child) == 0
