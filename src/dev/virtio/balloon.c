@@ -64,6 +64,7 @@ struct vballoon {
 	bool stats_valid[BAL_NSTATS];
 	uint64_t returned_pages;        /* inflated or reported, given back to the host */
 	uint64_t inflated, deflated;
+	uint32_t num_pages;             /* the target, as the config shows it */
 	int listen_fd;
 	int clients[BAL_MAX_CLIENTS];   /* connected control clients, -1: free */
 	char sock_path[108];
@@ -90,11 +91,16 @@ static void return_to_host(struct vballoon *b, uint8_t *hva, uint64_t len)
 	b->returned_pages += (end - start) / BAL_PAGE;
 }
 
-/* §5.5.6.1: an array of 32-bit page frame numbers (4 KiB pages). */
+/*
+ * §5.5.6.1: an array of 32-bit page frame numbers (4 KiB pages).  Runs of
+ * consecutive frames (what Linux mostly sends) go back in one madvise.
+ */
 static void balloon_pfns(struct vballoon *b, const struct vq_chain *c, bool inflate)
 {
 	struct guest_mem *mem = &b->vm->mem;
 	uint64_t n = c->out_len / 4;
+	uint8_t *run = NULL;
+	uint64_t run_len = 0;
 
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t pfn;
@@ -106,13 +112,22 @@ static void balloon_pfns(struct vballoon *b, const struct vq_chain *c, bool infl
 			log_warnx_rl("virtio-balloon: pfn 0x%x is not guest RAM", pfn);
 			continue;
 		}
-		if (inflate) {
-			return_to_host(b, hva, BAL_PAGE);
-			b->inflated++;
-		} else {
+		if (!inflate) {
 			b->deflated++;
+			continue;
 		}
+		b->inflated++;
+		if (run && hva == run + run_len) {
+			run_len += BAL_PAGE;
+			continue;
+		}
+		if (run)
+			return_to_host(b, run, run_len);
+		run = hva;
+		run_len = BAL_PAGE;
 	}
+	if (run)
+		return_to_host(b, run, run_len);
 }
 
 /* §5.5.6.3: tag (le16), value (le64), packed. */
@@ -177,9 +192,13 @@ static void balloon_reset(struct virtio_dev *vdev)
 
 static void balloon_cfg_write(struct virtio_dev *vdev, unsigned off, unsigned len)
 {
-	/* Only `actual` is the driver's (§5.5.4); num_pages stays ours. */
-	if (off < BAL_CFG_ACTUAL)
+	struct vballoon *b = vdev->opaque;
+
+	/* Only `actual` is the driver's (§5.5.4): num_pages stays ours. */
+	if (off < BAL_CFG_ACTUAL || off >= BAL_CFG_LEN) {
 		log_warnx_rl("virtio-balloon: driver wrote num_pages");
+		virtio_cfg_put(vdev, BAL_CFG_NUM_PAGES, b->num_pages, 4);
+	}
 }
 
 /* Ask for fresh statistics: give the driver its buffer back (§5.5.6.3). */
@@ -209,7 +228,8 @@ int virtio_balloon_set_target(void *state, uint64_t bytes)
 	if (bytes > ram)
 		return -EINVAL;
 	virtio_dev_lock(b->vdev);
-	virtio_cfg_put(b->vdev, BAL_CFG_NUM_PAGES, (ram - bytes) / BAL_PAGE, 4);
+	b->num_pages = (ram - bytes) / BAL_PAGE;
+	virtio_cfg_put(b->vdev, BAL_CFG_NUM_PAGES, b->num_pages, 4);
 	virtio_dev_config_changed(b->vdev);
 	virtio_dev_unlock(b->vdev);
 	return 0;

@@ -218,6 +218,9 @@ static void test_balloon(void **state)
 	assert_int_equal(vdrv_wait_used(&x->d, 0, NULL, NULL, 2000), 0);
 	assert_int_equal(*(uint8_t *)vdrv_hva(&x->d, page), 0);
 	vdrv_wr(&x->d, x->d.device + 4, 1, 4);          /* actual = 1 */
+	assert_int_equal(vdrv_rd(&x->d, x->d.device + 4, 4), 1);
+	vdrv_wr(&x->d, x->d.device, 7, 4);              /* num_pages is the device's */
+	assert_int_equal(vdrv_rd(&x->d, x->d.device, 4), (4 * MiB) / 4096);
 	/* Free page reporting: 64 KiB reported, zero afterwards. */
 	rep = vdrv_alloc(&x->d, 65536);
 	memset(vdrv_hva(&x->d, rep), 0x55, 65536);
