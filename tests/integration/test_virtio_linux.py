@@ -46,6 +46,9 @@ def boot(vireo, args=(), memory="512M", initrd=None):
         child.expect("vireo guest ready")
         child.boot_log = child.before       # monitor messages and the kernel log
         child.expect(PROMPT)
+        # A wide terminal: long command lines are not wrapped in the echo.
+        child.sendline("stty cols 4000")
+        child.expect(PROMPT)
     except (pexpect.TIMEOUT, pexpect.EOF):
         child.terminate(force=True)
         pytest.skip(f"the default guest did not reach 'vireo guest ready' under "
@@ -54,13 +57,15 @@ def boot(vireo, args=(), memory="512M", initrd=None):
 
 
 def shell(child, cmd, timeout=120):
-    marker = f"__done_{time.monotonic_ns()}__"
-    child.sendline(f"{cmd}; echo {marker} $?")
-    child.expect(marker + r" \$\?\r?\n", timeout=timeout)
-    child.expect(marker + r" (\d+)", timeout=timeout)
+    """Run cmd in the guest shell; return (output, exit status)."""
+    tag = time.monotonic_ns()
+    # The echoed command line shows "__D""ONE_...", only the output __DONE_...
+    child.sendline(f'{cmd}; echo "__D""ONE_{tag}__ $?"')
+    child.expect(rf"__DONE_{tag}__ (\d+)", timeout=timeout)
     out, status = child.before, int(child.match.group(1))
     child.expect(PROMPT, timeout=timeout)
-    return out.replace("\r", ""), status
+    out = out.replace("\r", "")
+    return out.split("\n", 1)[1] if "\n" in out else "", status
 
 
 def poweroff(child):
