@@ -3,12 +3,15 @@
 #
 # Host RSS after balloon inflation, Vireo beside QEMU: the default guest's
 # kernel and modules with an /init that fills 240 MiB of tmpfs (so the host
-# really backs that memory), deletes it, says "bench: filled" and waits.
-# The host then records the monitor's RSS, sets the balloon target to
+# really backs that memory) and says "bench: filled", waits 10 s, deletes
+# the file and says "bench: freed".  The host records the monitor's RSS at
+# the peak, 6 s after the guest freed the file (free page reporting returns
+# such memory by itself where it is on: vireo offers it, QEMU's default
+# virtio-balloon-pci does not), and after setting the balloon target to
 # MEM - INFLATE MiB (vireo: its --balloon control socket; QEMU: QMP
-# "balloon" on virtio-balloon-pci), waits until the guest reports the
-# balloon at that size, and records the RSS again.  Prints both sides'
-# RSS before and after, what inflation gave back, and the ratios.
+# "balloon") and waiting until the guest reports the balloon at that size.
+# Prints the three RSS figures per monitor, what was given back in all, and
+# the ratios.
 #
 #   bench/virtio-balloon.sh [INFLATE_MIB]   (default 200; needs `make build guest`)
 set -euo pipefail
@@ -36,8 +39,10 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 cat > "$tmp/bench.sh" <<'SCRIPT'
 dd if=/dev/zero of=/tmp/fill bs=1M count=240 2>/dev/null
-rm /tmp/fill
 echo "bench: filled"
+sleep 10
+rm /tmp/fill
+echo "bench: freed"
 while :; do sleep 3600; done
 SCRIPT
 bench_initrd "$tmp/initrd.img" "$tmp/bench.sh"
@@ -50,11 +55,14 @@ wait_for() {  # FILE PATTERN SECONDS
 	echo "virtio-balloon.sh: timed out waiting for '$2'" >&2; tail -5 "$1" >&2; exit 1
 }
 
-measure() {  # NAME SET_CMD ACTUAL_CMD: prints "NAME before after"
-	local name=$1 set=$2 actual=$3 before after
+measure() {  # NAME SET_CMD ACTUAL_CMD: prints "NAME peak freed after"
+	local name=$1 set=$2 actual=$3 peak freed after
 	wait_for "$tmp/$name.out" "bench: filled" 1800
 	sleep 2
-	before=$(rss_mib "$pid")
+	peak=$(rss_mib "$pid")
+	wait_for "$tmp/$name.out" "bench: freed" 60
+	sleep 6
+	freed=$(rss_mib "$pid")
 	eval "$set"
 	for _ in $(seq 600); do
 		[ "$(eval "$actual")" -ge "$INFLATE" ] 2>/dev/null && break
@@ -63,10 +71,10 @@ measure() {  # NAME SET_CMD ACTUAL_CMD: prints "NAME before after"
 	sleep 2
 	after=$(rss_mib "$pid")
 	kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-	echo "$name $before $after"
+	echo "$name $peak $freed $after"
 }
 
-v="vireo 0 0"
+v="vireo 0 0 0"
 [ "${QEMU_ONLY:-0}" = 1 ] || {
 "$BUILD/vireo" run --accel emu --memory "$MEM" --kernel "$KERNEL" --initrd "$tmp/initrd.img" \
 	--cmdline "$CMDLINE" --balloon="$tmp/vireo.sock" </dev/null >"$tmp/vireo.out" 2>&1 &
@@ -84,12 +92,13 @@ pid=$!
 q=$(measure qemu "qmp '{\"execute\":\"balloon\",\"arguments\":{\"value\":$(((MEM - INFLATE) << 20))}}' >/dev/null" \
 	"qmp '{\"execute\":\"query-balloon\"}' | sed -n 's/.*\"actual\": \([0-9]*\).*/\1/p' | awk -v m=$MEM '{ print m - int(\$1 / 1048576) }'")
 
-read -r _ vb va <<<"$v"
-read -r _ qb qa <<<"$q"
-printf 'host RSS (MiB) with %d MiB guests, balloon inflated by %d MiB:\n' "$MEM" "$INFLATE"
-printf '  %-10s %8s %8s %10s\n' monitor before after "given back"
-printf '  %-10s %8d %8d %10d\n' "vireo emu" "$vb" "$va" "$((vb - va))"
-printf '  %-10s %8d %8d %10d\n' "qemu tcg" "$qb" "$qa" "$((qb - qa))"
+read -r _ vb vf va <<<"$v"
+read -r _ qb qf qa <<<"$q"
+printf 'host RSS (MiB) with %d MiB guests that filled and freed 240 MiB, balloon inflated by %d MiB:\n' \
+	"$MEM" "$INFLATE"
+printf '  %-10s %8s %8s %9s %11s\n' monitor peak "freed" "inflated" "given back"
+printf '  %-10s %8d %8d %9d %11d\n' "vireo emu" "$vb" "$vf" "$va" "$((vb - va))"
+printf '  %-10s %8d %8d %9d %11d\n' "qemu tcg" "$qb" "$qf" "$qa" "$((qb - qa))"
 [ "${QEMU_ONLY:-0}" = 1 ] && exit 0
-printf 'ratio vireo/qemu: RSS after %.2f, given back %.2f\n' \
+printf 'ratio vireo/qemu: RSS after inflation %.2f, given back %.2f\n' \
 	"$(echo "$va / $qa" | bc -l)" "$(echo "($vb - $va) / ($qb - $qa)" | bc -l)"

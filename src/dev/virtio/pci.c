@@ -262,7 +262,13 @@ void virtio_dev_reset(struct virtio_dev *vdev)
 	for (unsigned v = 0; v < VIRTIO_MAX_QUEUES + 1; v++)
 		vdev->msix[v] = (struct virtio_msix_entry){ .ctrl = MSIX_ENTRY_MASKED };
 	vdev->msix_pba = 0;
+	atomic_store(&vdev->msix_ctrl, 0);
 	virtio_dev_unlock(vdev);
+	/* A system reset disables MSI-X too (the host lock, after ours). */
+	if (vdev->msix_cap)
+		pci_dev_cfg_write(vdev->pci, vdev->msix_cap + 2,
+				  pci_dev_cfg_read(vdev->pci, vdev->msix_cap + 2, 2) &
+				  ~(MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL), 2);
 }
 
 static void status_features_ok(struct virtio_dev *vdev, uint8_t *val)

@@ -366,6 +366,11 @@ static void test_msix(void **state)
 	assert_int_equal(vdrv_rd(&x->d, VIRTIO_PCI_PBA_OFF, 8), 0);
 	/* No INTx while MSI-X is on. */
 	assert_int_equal(vdrv_rd(&x->d, x->d.isr, 1), 0);
+	/* A system reset disables MSI-X and masks the vectors again. */
+	virtio_dev_reset(x->fe.vdev);
+	assert_int_equal(vdrv_cfg_read(x->f, x->d.slot, cap + 2, 2) & 0xc000, 0);
+	assert_int_equal(vdrv_rd(&x->d, VIRTIO_PCI_MSIX_OFF + 28, 4), 1);
+	assert_int_equal(vdrv_status(&x->d), 0);
 }
 
 static void test_pci_cfg_window(void **state)
