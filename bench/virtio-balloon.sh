@@ -11,7 +11,8 @@
 # MEM - INFLATE MiB (vireo: its --balloon control socket; QEMU: QMP
 # "balloon") and waiting until the guest reports the balloon at that size.
 # Prints the three RSS figures per monitor, what was given back in all, and
-# the ratios.
+# the ratios.  Vireo runs twice: with free page reporting (its default) and
+# with --balloon=...,no-report, which isolates what inflation alone gives.
 #
 #   bench/virtio-balloon.sh [INFLATE_MIB]   (default 200; needs `make build guest`)
 set -euo pipefail
@@ -74,14 +75,19 @@ measure() {  # NAME SET_CMD ACTUAL_CMD: prints "NAME peak freed after"
 	echo "$name $peak $freed $after"
 }
 
-v="vireo 0 0 0"
-[ "${QEMU_ONLY:-0}" = 1 ] || {
-"$BUILD/vireo" run --accel emu --memory "$MEM" --kernel "$KERNEL" --initrd "$tmp/initrd.img" \
-	--cmdline "$CMDLINE" --balloon="$tmp/vireo.sock" </dev/null >"$tmp/vireo.out" 2>&1 &
-pid=$!
-v=$(measure vireo "echo 'balloon $((MEM - INFLATE))' | usock $tmp/vireo.sock >/dev/null" \
-	"echo info | usock $tmp/vireo.sock | sed -n 's/.*\"actual_mib\": \([0-9]*\).*/\1/p'")
+# run_vireo NAME BALLOON_OPTS: one vireo measurement.
+run_vireo() {
+	"$BUILD/vireo" run --accel emu --memory "$MEM" --kernel "$KERNEL" --initrd "$tmp/initrd.img" \
+		--cmdline "$CMDLINE" --balloon="$tmp/$1.sock$2" </dev/null >"$tmp/$1.out" 2>&1 &
+	pid=$!
+	measure "$1" "echo 'balloon $((MEM - INFLATE))' | usock $tmp/$1.sock >/dev/null" \
+		"echo info | usock $tmp/$1.sock | sed -n 's/.*\"actual_mib\": \\([0-9]*\\).*/\\1/p'"
 }
+v="vireo 0 0 0"; vn="vireo 0 0 0"
+if [ "${QEMU_ONLY:-0}" != 1 ]; then
+	v=$(run_vireo vireo "")
+	vn=$(run_vireo vireo-norep ",no-report")
+fi
 
 qmp() { printf '{"execute":"qmp_capabilities"}\n%s\n' "$1" | usock "$tmp/qmp.sock"; }
 qemu-system-x86_64 -M q35 -accel tcg -m "$MEM" -smp 1 -nodefaults -no-user-config -nographic \
@@ -93,12 +99,15 @@ q=$(measure qemu "qmp '{\"execute\":\"balloon\",\"arguments\":{\"value\":$(((MEM
 	"qmp '{\"execute\":\"query-balloon\"}' | sed -n 's/.*\"actual\": \([0-9]*\).*/\1/p' | awk -v m=$MEM '{ print m - int(\$1 / 1048576) }'")
 
 read -r _ vb vf va <<<"$v"
+read -r _ nb nf na <<<"$vn"
 read -r _ qb qf qa <<<"$q"
 printf 'host RSS (MiB) with %d MiB guests that filled and freed 240 MiB, balloon inflated by %d MiB:\n' \
 	"$MEM" "$INFLATE"
 printf '  %-10s %8s %8s %9s %11s\n' monitor peak "freed" "inflated" "given back"
 printf '  %-10s %8d %8d %9d %11d\n' "vireo emu" "$vb" "$vf" "$va" "$((vb - va))"
+printf '  %-10s %8d %8d %9d %11d   (--balloon=...,no-report)\n' "vireo emu" "$nb" "$nf" "$na" "$((nb - na))"
 printf '  %-10s %8d %8d %9d %11d\n' "qemu tcg" "$qb" "$qf" "$qa" "$((qb - qa))"
 [ "${QEMU_ONLY:-0}" = 1 ] && exit 0
-printf 'ratio vireo/qemu: RSS after inflation %.2f, given back %.2f\n' \
-	"$(echo "$va / $qa" | bc -l)" "$(echo "($vb - $va) / ($qb - $qa)" | bc -l)"
+printf 'ratio vireo/qemu: RSS after inflation %.2f, given back %.2f; without reporting %.2f, %.2f\n' \
+	"$(echo "$va / $qa" | bc -l)" "$(echo "($vb - $va) / ($qb - $qa)" | bc -l)" \
+	"$(echo "$na / $qa" | bc -l)" "$(echo "($nb - $na) / ($qb - $qa)" | bc -l)"

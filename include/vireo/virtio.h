@@ -38,6 +38,7 @@ struct virtio_opts {
 	bool rng;
 	bool balloon;
 	const char *balloon_socket; /* control socket path, may be NULL */
+	bool balloon_report;        /* offer free page reporting */
 };
 
 /*

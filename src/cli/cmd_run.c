@@ -33,6 +33,7 @@ struct run_opts {
 	char *disk_specs[VIRTIO_MAX_DISKS];     /* strdup'd: disks[] points into them */
 	char net_specs[VIRTIO_MAX_NICS][512];
 	bool mac_given[VIRTIO_MAX_NICS];
+	char balloon_buf[108];                  /* sun_path */
 };
 
 static const char run_usage[] =
@@ -63,8 +64,9 @@ static const char run_usage[] =
 	"                        administered MAC, unique on this host)\n"
 	"      --console2        a virtio-console (/dev/hvc0) on a host pty\n"
 	"      --rng             a virtio-rng fed from getrandom(2)\n"
-	"      --balloon[=SOCKET] a virtio-balloon; SOCKET takes 'balloon MIB' and\n"
-	"                        'info' commands\n"
+	"      --balloon[=SOCKET][,no-report]\n"
+	"                        a virtio-balloon; SOCKET takes 'balloon MIB' and\n"
+	"                        'info' commands; no-report: no free page reporting\n"
 	"  -v, --verbose         more log output (repeat for debug)\n"
 	"  -h, --help            this help\n"
 	"\n"
@@ -217,6 +219,35 @@ static int run_parse_mac(struct run_opts *o, const char *arg)
 	return 0;
 }
 
+/* --balloon[=SOCKET][,no-report] */
+static int run_parse_balloon(struct run_opts *o, const char *arg)
+{
+	size_t len = arg ? strlen(arg) : 0;
+	const char *opt = ",no-report";
+
+	o->virtio.balloon = true;
+	o->virtio.balloon_report = true;
+	if (!arg)
+		return 0;
+	if (!strcmp(arg, opt + 1)) {
+		o->virtio.balloon_report = false;
+		return 0;
+	}
+	if (len >= strlen(opt) && !strcmp(arg + len - strlen(opt), opt)) {
+		o->virtio.balloon_report = false;
+		len -= strlen(opt);
+	}
+	if (!len || len >= sizeof(o->balloon_buf)) {
+		fprintf(stderr, "vireo run: --balloon=%s: give a socket path (at most %zu "
+			"bytes) and/or no-report\n", arg, sizeof(o->balloon_buf) - 1);
+		return -EINVAL;
+	}
+	memcpy(o->balloon_buf, arg, len);
+	o->balloon_buf[len] = '\0';
+	o->virtio.balloon_socket = o->balloon_buf;
+	return 0;
+}
+
 static int run_parse_value(struct run_opts *o, int c, const char *arg)
 {
 	char *end;
@@ -232,10 +263,7 @@ static int run_parse_value(struct run_opts *o, int c, const char *arg)
 	case 'M': return run_parse_mac(o, arg);
 	case 'C': o->virtio.console = true; return 0;
 	case 'R': o->virtio.rng = true; return 0;
-	case 'B':
-		o->virtio.balloon = true;
-		o->virtio.balloon_socket = arg;
-		return 0;
+	case 'B': return run_parse_balloon(o, arg);
 	case 'm':
 		if (parse_size(arg, MiB, &o->cfg.mem_size) || o->cfg.mem_size < 16 * MiB) {
 			fprintf(stderr, "vireo run: --memory %s: give a size of at least 16M, "

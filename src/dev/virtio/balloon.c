@@ -366,9 +366,10 @@ static int ctl_listen(struct vballoon *b, const char *path)
 	return err;
 }
 
-int virtio_balloon_create(struct vm *vm, const char *socket_path, struct virtio_front *fe)
+int virtio_balloon_create(struct vm *vm, const char *socket_path, bool report,
+			  struct virtio_front *fe)
 {
-	static const struct virtio_dev_info info = {
+	struct virtio_dev_info info = {
 		.name = "virtio-balloon",
 		.device_id = VIRTIO_ID_BALLOON,
 		.class_code = 0x050000,     /* memory controller, RAM */
@@ -384,6 +385,8 @@ int virtio_balloon_create(struct vm *vm, const char *socket_path, struct virtio_
 
 	if (!b)
 		return -ENOMEM;
+	if (!report)
+		info.features &= ~VIRTIO_BIT(VIRTIO_BALLOON_F_PAGE_REPORTING);
 	b->vm = vm;
 	b->loop = vm->loop;
 	b->listen_fd = -1;

@@ -128,7 +128,7 @@ int virtio_devices_realize(struct vm *vm, const struct virtio_opts *o)
 			err = front_attach(vm, &fe);
 	}
 	if (!err && o->balloon) {
-		err = virtio_balloon_create(vm, o->balloon_socket, &fe);
+		err = virtio_balloon_create(vm, o->balloon_socket, o->balloon_report, &fe);
 		if (!err)
 			err = front_attach(vm, &fe);
 	}

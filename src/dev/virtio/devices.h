@@ -35,7 +35,9 @@ const char *virtio_console_path(void *state);
 int virtio_rng_create(struct vm *vm, struct virtio_front *fe) WUR;
 void virtio_rng_destroy(void *state);
 
-int virtio_balloon_create(struct vm *vm, const char *socket_path,
+/* socket_path may be NULL (no control socket); report: offer free page
+ * reporting (VIRTIO_BALLOON_F_PAGE_REPORTING). */
+int virtio_balloon_create(struct vm *vm, const char *socket_path, bool report,
 			  struct virtio_front *fe) WUR;
 void virtio_balloon_destroy(void *state);
 /* Monitor side: ask the guest to give back memory so that it keeps `bytes`

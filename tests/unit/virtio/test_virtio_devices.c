@@ -196,7 +196,7 @@ static void test_balloon(void **state)
 	uint8_t st[20];
 
 	snprintf(sock, sizeof(sock), "/tmp/vireo-balloon-%d.sock", getpid());
-	assert_int_equal(virtio_balloon_create(&x->f->vm, sock, &x->fe), 0);
+	assert_int_equal(virtio_balloon_create(&x->f->vm, sock, true, &x->fe), 0);
 	start(x, 5, (1 << 1) | (1 << 5), 4);
 	assert_int_equal(vdrv_rd(&x->d, x->d.common + 0x12, 2), 4);
 	/* The monitor sets a target: num_pages changes, config interrupt. */
