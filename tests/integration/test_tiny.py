@@ -206,3 +206,22 @@ def test_stop_and_pause_reach_a_busy_vcpu(vireo, backend, mode):
     status = finish(child)
     print(f"{mode} under {backend}: stopped in {time.monotonic() - t0:.3f} s")
     assert status == 0
+
+
+@pytest.mark.parametrize("ncpus", [1, 2, 4])
+def test_smp_init_sipi(vireo, backend, tmp_path, ncpus):
+    """The BSP wakes every AP with INIT-SIPI-SIPI through its local APIC; each
+    runs the real-mode trampoline at 0x3000 and halts there."""
+    dump = tmp_path / "state.json"
+    r = run_tiny(vireo, backend, "smp", "--cpus", str(ncpus), "--dump-state", str(dump))
+    out = lines(r)
+    assert f"smp: the MADT lists {ncpus} CPU(s)" in out, r.stdout + r.stderr
+    assert f"smp: {ncpus - 1} of {ncpus - 1} AP(s) ran the trampoline" in out, r.stdout
+    assert r.returncode == 46, r.stderr
+    vcpus = json.loads(dump.read_text())["vcpus"]
+    assert len(vcpus) == ncpus
+    for ap in vcpus[1:]:
+        cs = ap["sregs"]["cs"]
+        assert int(cs["selector"], 16) == 0x300 and int(cs["base"], 16) == 0x3000
+        assert int(ap["sregs"]["cr0"], 16) & 1 == 0          # still real mode
+        assert 0 < int(ap["regs"]["rip"], 16) < 0x20         # inside the trampoline
