@@ -34,7 +34,13 @@ int kvm_vcpu_signal_setup(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kvm_kick_handler;
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: an interrupted KVM_RUN must come back to us. */
+	/*
+	 * SA_RESTART spares the other blocking calls a vCPU thread makes (a
+	 * device writing to the console, say) from spurious EINTRs; KVM_RUN
+	 * itself is never restarted: it returns -EINTR with KVM_EXIT_INTR
+	 * (KVM API 5, KVM_EXIT_INTR).
+	 */
+	sa.sa_flags = SA_RESTART;
 	if (sigaction(KVM_KICK_SIGNAL, &sa, NULL) < 0) {
 		log_warn("kvm: sigaction");
 		return -errno;
