@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Interrupt stubs for vectors 0-47 (Intel SDM Vol. 3 §6.14: 64-bit mode
+ * Interrupt stubs for vectors 0-63 (Intel SDM Vol. 3 §6.14: 64-bit mode
  * frames), 16 bytes apart.  Each pushes a zero error code where the CPU
  * pushes none, then its vector, saves the caller-saved registers and calls
  * tiny_isr_dispatch(struct irq_frame *).
@@ -10,7 +10,7 @@
 	.balign 16
 isr_stubs:
 	.set vec, 0
-	.rept 48
+	.rept 64
 	.balign 16
 	/* Vectors with a CPU-pushed error code: 8, 10-14, 17, 21, 29, 30. */
 	.if (vec <> 8) && ((vec < 10) || (vec > 14)) && (vec <> 17) && (vec <> 21) && (vec <> 29) && (vec <> 30)
@@ -55,7 +55,7 @@ isr_common:
 	.globl isr_stub_table
 isr_stub_table:
 	.set vec, 0
-	.rept 48
+	.rept 64
 	.quad isr_stubs + vec * 16
 	.set vec, vec + 1
 	.endr

@@ -119,6 +119,54 @@ uint32_t pci_cfg_read32(unsigned bus, unsigned dev, unsigned fn, unsigned off)
 	return inl(0xcfc);
 }
 
+static bool sig_is(const uint8_t *p, const char *sig, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (p[i] != (uint8_t)sig[i])
+			return false;
+	return true;
+}
+
+/* ACPI 6.5 §5.2.5.3 (RSDP), §5.2.7 (RSDT), §5.2.8 (XSDT). */
+const uint8_t *acpi_find_table(uint64_t rsdp_gpa, const char sig[4])
+{
+	const uint8_t *rsdp = (const uint8_t *)(uintptr_t)rsdp_gpa;
+	const uint8_t *sdt;
+	uint32_t len, esz;
+
+	if (!rsdp_gpa || !sig_is(rsdp, "RSD PTR ", 8))
+		return NULL;
+	if (rsdp[15] >= 2) {
+		sdt = (const uint8_t *)(uintptr_t)*(const uint64_t *)(rsdp + 24);
+		esz = 8;
+	} else {
+		sdt = (const uint8_t *)(uintptr_t)*(const uint32_t *)(rsdp + 16);
+		esz = 4;
+	}
+	len = *(const uint32_t *)(sdt + 4);
+	for (uint32_t off = 36; off + esz <= len; off += esz) {
+		uint64_t p = esz == 8 ? *(const uint64_t *)(sdt + off)
+				      : *(const uint32_t *)(sdt + off);
+		const uint8_t *t = (const uint8_t *)(uintptr_t)p;
+
+		if (sig_is(t, sig, 4))
+			return t;
+	}
+	return NULL;
+}
+
+void ioapic_route(unsigned pin, uint8_t vector, uint8_t dest_apic, bool masked)
+{
+	volatile uint32_t *sel = (volatile uint32_t *)IOAPIC_GPA;
+	volatile uint32_t *win = (volatile uint32_t *)(IOAPIC_GPA + 0x10);
+
+	/* Fixed delivery, physical destination, edge, active high. */
+	*sel = 0x11 + 2 * pin;
+	*win = (uint32_t)dest_apic << 24;
+	*sel = 0x10 + 2 * pin;
+	*win = vector | (masked ? 1u << 16 : 0);
+}
+
 void tiny_exit(int code)
 {
 	outb(TINY_PORT_DEBUG_EXIT, (uint8_t)code);
@@ -134,7 +182,7 @@ struct idt_gate {
 	uint32_t off_hi, zero;
 } __attribute__((packed));
 
-#define IDT_VECTORS 48
+#define IDT_VECTORS 64
 static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
 extern const uint64_t isr_stub_table[IDT_VECTORS];
 irq_handler_fn tiny_irq_handler;

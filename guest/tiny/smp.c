@@ -10,8 +10,6 @@
 
 #define SMP_EXIT        46
 #define TRAMPOLINE_GPA  0x3000          /* SIPI vector 0x03 */
-#define LAPIC_GPA       0xfee00000UL
-#define LAPIC_SVR       0xf0
 #define LAPIC_ICR_LO    0x300
 #define LAPIC_ICR_HI    0x310
 #define ICR_INIT        0x00000500
@@ -51,48 +49,16 @@ static void lapic_icr(uint32_t lo)
 		__asm__ volatile("pause");
 }
 
-static bool sig_is(const void *p, const char *sig, int n)
+/* Enabled local APICs in the MADT (ACPI 6.5 §5.2.12.2). */
+static int madt_count_cpus(const uint8_t *madt)
 {
-	const char *s = p;
+	uint32_t len = *(const uint32_t *)(madt + 4);
+	int n = 0;
 
-	for (int i = 0; i < n; i++)
-		if (s[i] != sig[i])
-			return false;
-	return true;
-}
-
-/* Enabled local APICs in the MADT (ACPI 6.5 §5.2.12), found from the RSDP. */
-static int madt_count_cpus(uint64_t rsdp_gpa)
-{
-	const uint8_t *rsdp = (const uint8_t *)(uintptr_t)rsdp_gpa;
-	const uint8_t *sdt;
-	uint32_t len, n, esz;
-
-	if (!rsdp_gpa || !sig_is(rsdp, "RSD PTR ", 8))
-		return -1;
-	if (rsdp[15] >= 2) {
-		sdt = (const uint8_t *)(uintptr_t)*(const uint64_t *)(rsdp + 24);
-		esz = 8;
-	} else {
-		sdt = (const uint8_t *)(uintptr_t)*(const uint32_t *)(rsdp + 16);
-		esz = 4;
-	}
-	len = *(const uint32_t *)(sdt + 4);
-	for (uint32_t off = 36; off + esz <= len; off += esz) {
-		uint64_t p = esz == 8 ? *(const uint64_t *)(sdt + off)
-				      : *(const uint32_t *)(sdt + off);
-		const uint8_t *t = (const uint8_t *)(uintptr_t)p;
-
-		if (!sig_is(t, "APIC", 4))
-			continue;
-		len = *(const uint32_t *)(t + 4);
-		n = 0;
-		for (uint32_t e = 44; e + 2 <= len && t[e + 1]; e += t[e + 1])
-			if (t[e] == 0 && (t[e + 4] & 1))
-				n++;
-		return (int)n;
-	}
-	return -1;
+	for (uint32_t e = 44; e + 2 <= len && madt[e + 1]; e += madt[e + 1])
+		if (madt[e] == 0 && (madt[e + 4] & 1))
+			n++;
+	return n;
 }
 
 int tiny_main(const struct hvm_start_info *si)
@@ -100,10 +66,12 @@ int tiny_main(const struct hvm_start_info *si)
 	size_t size = (size_t)(smp_trampoline_end - smp_trampoline);
 	volatile uint16_t *count = (volatile uint16_t *)(uintptr_t)
 		(TRAMPOLINE_GPA + (smp_trampoline_count - smp_trampoline));
+	const uint8_t *madt;
 	int ncpus;
 
 	serial_init();
-	ncpus = madt_count_cpus(si->rsdp_paddr);
+	madt = acpi_find_table(si->rsdp_paddr, "APIC");
+	ncpus = madt ? madt_count_cpus(madt) : -1;
 	printf("smp: the MADT lists %d CPU(s)\n", ncpus);
 	if (ncpus < 1)
 		return 1;

@@ -88,12 +88,38 @@ int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- PCI configuration mechanism #1 (PCI Local Bus 3.0 §3.2.2.3.2) ---- */
 uint32_t pci_cfg_read32(unsigned bus, unsigned dev, unsigned fn, unsigned off);
 
+/* ---- ACPI ---- */
+/*
+ * The table with signature `sig` (e.g. "APIC" for the MADT), found through
+ * the RSDP at rsdp_gpa and its XSDT (or RSDT); NULL if absent.
+ */
+const uint8_t *acpi_find_table(uint64_t rsdp_gpa, const char sig[4]);
+
+/* ---- local APIC and IOAPIC (xAPIC MMIO, identity-mapped) ---- */
+#define LAPIC_GPA       0xfee00000UL
+#define LAPIC_EOI       0xb0
+#define LAPIC_SVR       0xf0
+#define IOAPIC_GPA      0xfec00000UL
+
+static inline void lapic_write(unsigned reg, uint32_t v)
+{
+	*(volatile uint32_t *)(LAPIC_GPA + reg) = v;
+}
+
+static inline uint32_t lapic_read(unsigned reg)
+{
+	return *(volatile uint32_t *)(LAPIC_GPA + reg);
+}
+
+/* IOAPIC redirection entry of `pin` (82093AA datasheet §3.2.4). */
+void ioapic_route(unsigned pin, uint8_t vector, uint8_t dest_apic, bool masked);
+
 /* ---- interrupts ---- */
 struct irq_frame {
 	uint64_t vector, error_code;
 	uint64_t rip, cs, rflags, rsp, ss;
 };
-/* Called with interrupts off for every vector 0-47; set by the guest. */
+/* Called with interrupts off for every vector 0-63; set by the guest. */
 typedef void (*irq_handler_fn)(struct irq_frame *f);
 void idt_init(irq_handler_fn handler);
 

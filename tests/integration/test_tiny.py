@@ -142,6 +142,18 @@ def test_irq(vireo, backend):
                             r"IIR [0-9a-f]2", l) for l in out), r.stdout
 
 
+def test_irq_apic(vireo, backend):
+    """The PIT through the IOAPIC pin the MADT names for ISA IRQ0 (the kvm
+    backend's GSI routing must agree with it), COM1 through pin 4."""
+    r = run_tiny(vireo, backend, "irq-apic")
+    out = lines(r)
+    assert "irq-apic: the MADT routes ISA IRQ0 to IOAPIC pin 2" in out, r.stdout + r.stderr
+    assert "irq-apic: 3 timer interrupts on vector 48 (PIT, IOAPIC pin 2)" in out, r.stdout
+    assert any(re.fullmatch(r"irq-apic: UART THRE interrupt on vector 52 \(COM1, IOAPIC "
+                            r"pin 4\), IIR [0-9a-f]2", l) for l in out), r.stdout
+    assert r.returncode == 47, r.stdout + r.stderr
+
+
 def test_regs(vireo, backend, tmp_path):
     dump = tmp_path / "state.json"
     r = run_tiny(vireo, backend, "regs", "--dump-state", str(dump))
