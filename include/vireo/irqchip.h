@@ -87,6 +87,8 @@ uint64_t lapic_get_cr8(struct lapic *apic);
  * is set and IF=1.
  */
 int lapic_pending_vector(struct lapic *apic);
+/* What lapic_pending_vector() returns for an ExtINT (the PIC supplies the vector in lapic_accept()). */
+#define LAPIC_VECTOR_EXTINT 0x100
 /* The CPU takes `vector` (IRR -> ISR; for ExtINT does the PIC INTA). Returns the vector to use. */
 int lapic_accept(struct lapic *apic, int vector);
 /* NMI pending (consumed by the call). */

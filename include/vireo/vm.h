@@ -57,6 +57,7 @@ struct vm {
 
 	int nvcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
+	void *apic_bus;                 /* emu: APIC bus (src/dev/apic_bus.c), NULL under kvm */
 
 	struct evloop *loop;
 	struct console *console;
