@@ -193,6 +193,8 @@ static int exception_dispatch(struct emu_cpu *c)
 	}
 	c->delivering = vec;
 	c->exc_vec = vec;
+	if (c->trace_exc)
+		c->trace_exc(c, vec, err);
 	emu_deliver(c, vec, err, has_err, false, c->rip);
 	c->delivering = -1;
 	return 0;
@@ -244,19 +246,20 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			c->delivering = -1;
 			return 0;
 		}
-		if (c->delivering < 0 && c->exc_vec == EXC_DF)
-			c->delivering = -1;
 		if (exception_dispatch(c))
 			return 1;
 	}
 	for (;;) {
+		unsigned pc = --c->poll_countdown;
 		if (__builtin_expect(c->exit_request | c->irq_hint | c->nmi_pending | c->halted, 0) ||
-		    __builtin_expect(--c->poll_countdown == 0, 0)) {
-			if (c->poll_countdown == 0) {
+		    __builtin_expect(pc == 0, 0)) {
+			if (pc == 0) {
 				c->poll_countdown = 1024;
 				if (c->poll)
 					c->poll(c);
 			}
+			if (__atomic_exchange_n(&c->flush_request, 0, __ATOMIC_ACQ_REL))
+				emu_tlb_flush(c, false);
 			if (c->exit_request)
 				return 0;
 			c->step_rip = c->rip;

@@ -191,6 +191,10 @@ struct emu_cpu {
 	uint64_t (*get_cr8)(struct emu_cpu *cpu);
 	void (*set_cr8)(struct emu_cpu *cpu, uint64_t val);
 	volatile int nmi_pending;
+	int flush_request;
+	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */
+	unsigned debug;          /* VIREO_EMU_DEBUG level */       /* another thread wants the TLB flushed */
+	void (*mark_dirty)(struct emu_cpu *cpu, uint64_t gpa);
 	unsigned poll_countdown;
 	/* HLT: return when an interrupt may be pending or exit was requested. */
 	void (*halt)(struct emu_cpu *cpu);

@@ -218,8 +218,11 @@ uint64_t emu_mmu_translate(struct emu_cpu *c, uint64_t la, int acc, bool user)
 		}
 		e->addend = (uintptr_t)hva - page;
 		e->tag_r = page;
-		if (w.write_ok && w.dirty && (user ? w.user_ok : true))
+		if (w.write_ok && w.dirty && (user ? w.user_ok : true)) {
 			e->tag_w = page;
+			if (c->mark_dirty)
+				c->mark_dirty(c, w.gpa);
+		}
 		if (!w.nx)
 			e->tag_x = page;
 		e->global = w.global;
