@@ -19,6 +19,7 @@
 #include "accel/emu/sys.h"
 
 struct emu_vm {
+	uint32_t *page_gen;             /* see struct emu_cpu */
 	struct pic *pic;
 	struct ioapic *ioapic;
 	struct pit *pit;
@@ -285,6 +286,19 @@ static void hook_halt(struct emu_cpu *c)
 	c->irq_hint = 1;    /* re-check the LAPIC at the next boundary */
 }
 
+static void hook_code_page_added(struct emu_cpu *c)
+{
+	struct vm *vm = cpu_vm(c);
+
+	for (int i = 0; i < vm->nvcpus; i++) {
+		struct emu_vcpu *ev = vm->vcpus[i] ? vm->vcpus[i]->accel : NULL;
+		if (!ev || &ev->cpu == c)
+			continue;
+		__atomic_store_n(&ev->cpu.flush_request, 1, __ATOMIC_RELEASE);
+		ev->cpu.irq_hint = 1;
+	}
+}
+
 /* lapic_create's kick: an interrupt became pending for this vCPU. */
 static void emu_lapic_kick(struct vcpu *vcpu)
 {
@@ -312,6 +326,11 @@ static int emu_vm_init(struct vm *vm)
 
 	if (!ew)
 		return -ENOMEM;
+	ew->page_gen = calloc(vm->mem.total / 4096 + 1, sizeof(uint32_t));
+	if (!ew->page_gen) {
+		err = -ENOMEM;
+		goto err_free;
+	}
 	err = pic_create(vm, &ew->pic);
 	if (err)
 		goto err_free;
@@ -329,6 +348,7 @@ err_ioapic:
 err_pic:
 	pic_destroy(ew->pic);
 err_free:
+	free(ew->page_gen);
 	free(ew);
 	return err;
 }
@@ -342,6 +362,7 @@ static void emu_vm_destroy(struct vm *vm)
 	pit_destroy(ew->pit);
 	ioapic_destroy(ew->ioapic);
 	pic_destroy(ew->pic);
+	free(ew->page_gen);
 	free(ew);
 	vm->accel_data = NULL;
 }
@@ -364,6 +385,7 @@ static void cpu_hooks(struct emu_cpu *c)
 	c->poll = hook_poll;
 	c->irq_pending = hook_irq_pending;
 	c->irq_ack = hook_irq_ack;
+	c->code_page_added = hook_code_page_added;
 }
 
 static int emu_vcpu_init(struct vcpu *vcpu)
@@ -399,6 +421,18 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		vcpu->accel = NULL;
 		return err;
 	}
+	ev->cpu.icache = calloc(EMU_ICACHE_SIZE, sizeof(*ev->cpu.icache));
+	if (!ev->cpu.icache) {
+		lapic_destroy(ev->lapic);
+		pthread_cond_destroy(&ev->cond);
+		pthread_mutex_destroy(&ev->lock);
+		free(ev);
+		vcpu->accel = NULL;
+		return -ENOMEM;
+	}
+	ev->cpu.page_gen = ((struct emu_vm *)vcpu->vm->accel_data)->page_gen;
+	ev->cpu.ram_base = vcpu->vm->mem.base;
+	ev->cpu.ram_pages = vcpu->vm->mem.total / 4096;
 	ev->cpu.lapic = ev->lapic;
 	ev->cpu.apic_base = lapic_get_base(ev->lapic);
 	ev->cpu.wait_sipi = vcpu->id != 0;
@@ -412,6 +446,7 @@ static void emu_vcpu_destroy(struct vcpu *vcpu)
 	if (!ev)
 		return;
 	lapic_destroy(ev->lapic);
+	free(ev->cpu.icache);
 	pthread_cond_destroy(&ev->cond);
 	pthread_mutex_destroy(&ev->lock);
 	free(ev);
