@@ -219,7 +219,7 @@ def test_ping_tcp_and_vlan_isolation(env):
     r = env.nsexec(c_ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", "10.77.0.2", check=False)
     assert r.returncode != 0
     st_b = port_stats(sock, b_port)
-    assert st_b["rx_frames"] > 100 and st_b["tx_frames"] > 100
+    assert st_b["rx_frames"] > 20 and st_b["tx_frames"] > 100
     # Blue's ARP broadcasts on VLAN 20 never reached red either.
     a_tx = port_stats(sock, a_port)["tx_frames"]
     env.nsexec(c_ns, "ping", "-c", "1", "-W", "1", "10.77.0.9", check=False)
