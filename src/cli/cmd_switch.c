@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,8 +42,8 @@ static void switch_usage(FILE *f)
 		"           port-set PORT [group=NAME] [promisc=on|off] | shutdown | raw JSON\n"
 		"       vireo switch attach (--name NAME | --socket PATH) --tap IFNAME\n"
 		"                    [--group NAME] [--mac MAC] [--promisc] [--port-name NAME]\n"
-		"       vireo switch perf (--name NAME | --socket PATH) [--size BYTES]\n"
-		"                    [--seconds N] [--transport shm|seqpacket]\n"
+		"       vireo switch perf (--name NAME | --socket PATH | --veth IFA,IFB)\n"
+		"                    [--size BYTES] [--seconds N] [--transport shm|seqpacket]\n"
 		"SPEC: NAME[,vlan=VID][,trunk=VIDS][,native=VID][,rate=MBPS][,promisc][,mac-lock]\n"
 		"      (VIDS: 10:20:100-110)\n");
 }
@@ -508,9 +509,10 @@ static int switch_perf(int argc, char **argv)
 		{ "size", required_argument, NULL, 'S' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "transport", required_argument, NULL, 'T' },
+		{ "veth", required_argument, NULL, 'v' },
 		{ 0 }
 	};
-	const char *name = NULL, *sock = NULL, *transport = "shm";
+	const char *name = NULL, *sock = NULL, *transport = "shm", *veth = NULL;
 	struct vsw_perf_result r;
 	char path[4200];
 	double seconds = 3;
@@ -524,13 +526,28 @@ static int switch_perf(int argc, char **argv)
 		case 'S': size = strtol(optarg, NULL, 10); break;
 		case 't': seconds = strtod(optarg, NULL); break;
 		case 'T': transport = optarg; break;
+		case 'v': veth = optarg; break;
 		default: switch_usage(stderr); return 2;
 		}
 	}
-	if (resolve_socket(name, sock, path, sizeof(path)))
+	if (veth) {
+		char a[IF_NAMESIZE * 2 + 2], *b;
+
+		snprintf(a, sizeof(a), "%s", veth);
+		b = strchr(a, ',');
+		if (!b) {
+			fprintf(stderr, "vireo switch perf: --veth IFA,IFB\n");
+			return 2;
+		}
+		*b++ = '\0';
+		transport = "veth";
+		err = vsw_perf_veth(a, b, (size_t)size, seconds, &r);
+	} else if (resolve_socket(name, sock, path, sizeof(path))) {
 		return 2;
-	/* Ethernet sizes without FCS: 64 B on the wire is a 60 B frame here. */
-	err = vsw_perf_run(path, (size_t)size, seconds, transport, &r);
+	} else {
+		/* Sizes without FCS: 64 B on the wire is a 60 B frame here. */
+		err = vsw_perf_run(path, (size_t)size, seconds, transport, &r);
+	}
 	if (err) {
 		fprintf(stderr, "vireo switch perf: %s\n", strerror(-err));
 		return 1;
