@@ -177,7 +177,10 @@ int vsw_port_attach(struct vsw *sw, const char *name, const uint8_t *mac,
 	if (!p)
 		return -ENOMEM;
 	p->id = id;
-	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
+	if (name && *name)
+		snprintf(p->name, sizeof(p->name), "%s", name);
+	else
+		snprintf(p->name, sizeof(p->name), "port%u", id);
 	if (mac) {
 		memcpy(p->mac, mac, 6);
 		p->has_mac = true;
