@@ -55,6 +55,7 @@ class Env:
         self.tag = "%x" % (os.getpid() & 0xffff)
         self.env = dict(os.environ, VIREO_RUN_DIR=tmp)
         self.procs = []
+        self.switches = []
         self.netns = []
         self.counter = 0
 
@@ -87,6 +88,7 @@ class Env:
         sock = os.path.join(self.tmp, name + ".sock")
         p = self.spawn("switch", "--name", name, "--socket", sock, *args)
         self.wait_line(p, "listening on")
+        self.switches.append(p)
         return sock
 
     def ns(self):
@@ -120,7 +122,9 @@ class Env:
         return ns, tap, port, p
 
     def close(self):
-        for p in self.procs:
+        """Stop everything; a switch must exit 0 on SIGTERM with a clean stderr."""
+        problems = []
+        for p in self.switches + self.procs:
             if p.poll() is None:
                 p.terminate()
         for p in self.procs:
@@ -129,10 +133,17 @@ class Env:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+                problems.append("%s did not stop on SIGTERM" % p.args)
+            err = p.stderr.read()
+            if p in self.switches and p.returncode != 0:
+                problems.append("switch exited %d: %s" % (p.returncode, err))
+            if "Sanitizer" in err or "runtime error" in err:
+                problems.append("%s: %s" % (p.args, err))
             p.stdout.close()
             p.stderr.close()
         for n in self.netns:
             run("ip", "netns", "del", n, check=False)
+        return problems
 
 
 @pytest.fixture
@@ -141,8 +152,9 @@ def env():
     tmp = tempfile.mkdtemp(prefix="vireo-sw-")
     e = Env(tmp)
     yield e
-    e.close()
+    problems = e.close()
     shutil.rmtree(tmp, ignore_errors=True)
+    assert not problems, problems
 
 
 def port_stats(sock, port_id):
