@@ -44,6 +44,7 @@ static void switch_usage(FILE *f)
 		"                    [--group NAME] [--mac MAC] [--promisc] [--port-name NAME]\n"
 		"       vireo switch perf (--name NAME | --socket PATH | --veth IFA,IFB)\n"
 		"                    [--size BYTES] [--seconds N] [--transport shm|seqpacket]\n"
+		"                    [--group NAME]\n"
 		"SPEC: NAME[,vlan=VID][,trunk=VIDS][,native=VID][,rate=MBPS][,promisc][,mac-lock]\n"
 		"      (VIDS: 10:20:100-110)\n");
 }
@@ -510,16 +511,17 @@ static int switch_perf(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "transport", required_argument, NULL, 'T' },
 		{ "veth", required_argument, NULL, 'v' },
+		{ "group", required_argument, NULL, 'g' },
 		{ 0 }
 	};
-	const char *name = NULL, *sock = NULL, *transport = "shm", *veth = NULL;
+	const char *name = NULL, *sock = NULL, *transport = "shm", *veth = NULL, *group = NULL;
 	struct vsw_perf_result r;
 	char path[4200];
 	double seconds = 3;
 	long size = 64;
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "n:s:S:t:T:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:s:S:t:T:v:g:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': name = optarg; break;
 		case 's': sock = optarg; break;
@@ -527,6 +529,7 @@ static int switch_perf(int argc, char **argv)
 		case 't': seconds = strtod(optarg, NULL); break;
 		case 'T': transport = optarg; break;
 		case 'v': veth = optarg; break;
+		case 'g': group = optarg; break;
 		default: switch_usage(stderr); return 2;
 		}
 	}
@@ -546,7 +549,7 @@ static int switch_perf(int argc, char **argv)
 		return 2;
 	} else {
 		/* Sizes without FCS: 64 B on the wire is a 60 B frame here. */
-		err = vsw_perf_run(path, (size_t)size, seconds, transport, &r);
+		err = vsw_perf_run(path, group, (size_t)size, seconds, transport, &r);
 	}
 	if (err) {
 		fprintf(stderr, "vireo switch perf: %s\n", strerror(-err));

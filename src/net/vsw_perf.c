@@ -15,12 +15,13 @@
 
 #define PERF_BURST 256
 
-static int perf_open(const char *path, const char *name, const char *transport,
-		     struct net_port **out)
+static int perf_open(const char *path, const char *group, const char *name,
+		     const char *transport, struct net_port **out)
 {
-	char spec[4300];
+	char spec[4400];
 
-	snprintf(spec, sizeof(spec), "switch=%s,name=%s,transport=%s", path, name, transport);
+	snprintf(spec, sizeof(spec), "switch=%s,name=%s,transport=%s%s%s", path, name, transport,
+		 group ? ",group=" : "", group ? group : "");
 	return net_port_open(spec, out);
 }
 
@@ -57,8 +58,8 @@ static void perf_loop(struct net_port *a, struct net_port *b, const uint8_t *fra
 	r->seconds = (double)(now_ns() - start) / 1e9;
 }
 
-int vsw_perf_run(const char *path, size_t size, double seconds, const char *transport,
-		 struct vsw_perf_result *r)
+int vsw_perf_run(const char *path, const char *group, size_t size, double seconds,
+		 const char *transport, struct vsw_perf_result *r)
 {
 	struct net_port *a, *b;
 	uint8_t frame[NET_FRAME_MAX], buf[NET_FRAME_MAX];
@@ -67,10 +68,10 @@ int vsw_perf_run(const char *path, size_t size, double seconds, const char *tran
 	if (size < 60 || size > 1514)
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
-	err = perf_open(path, "perf-a", transport, &a);
+	err = perf_open(path, group, "perf-a", transport, &a);
 	if (err)
 		return err;
-	err = perf_open(path, "perf-b", transport, &b);
+	err = perf_open(path, group, "perf-b", transport, &b);
 	if (err)
 		goto err_a;
 	err = perf_announce(b);

@@ -22,11 +22,11 @@ struct vsw_perf_result {
 
 /*
  * Run for `seconds` against the switch at socket `path` with frames of
- * `size` bytes (60..1514) over `transport` ("shm" or "seqpacket").
- * 0 or -errno.
+ * `size` bytes (60..1514) over `transport` ("shm" or "seqpacket"), both
+ * ports in port group `group` (NULL: default).  0 or -errno.
  */
-int vsw_perf_run(const char *path, size_t size, double seconds, const char *transport,
-		 struct vsw_perf_result *out) WUR;
+int vsw_perf_run(const char *path, const char *group, size_t size, double seconds,
+		 const char *transport, struct vsw_perf_result *out) WUR;
 
 /*
  * The same measurement through a kernel veth pair, for comparison: frames

@@ -560,3 +560,83 @@ def test_switch_name_taken(env):
     q = subprocess.run([VIREO, "switch", "--name", name], capture_output=True, text=True,
                        env=env.env, timeout=10)
     assert q.returncode == 1 and "already running" in q.stderr
+
+
+def perf(env, sock, *args):
+    out = subprocess.run([VIREO, "switch", "perf", "--socket", sock] + list(args),
+                         capture_output=True, text=True, env=env.env, check=True,
+                         timeout=60).stdout
+    return dict(kv.split("=") for kv in out.split())
+
+
+def test_rate_limit_real_traffic(env):
+    """Ports in a 200 Mbit/s group, offered as much as they can send."""
+    sock = env.switch("--group", "slow,vlan=1,rate=200")
+    got = perf(env, sock, "--group", "slow", "--size", "1514", "--seconds", "2")
+    mbps = float(got["gbps"]) * 1000
+    assert 180 <= mbps <= 220, got
+    free = perf(env, sock, "--size", "1514", "--seconds", "1")
+    assert float(free["gbps"]) * 1000 > 1000, free     # the limit was the group's
+    slow = [g for g in ctl(sock, {"cmd": "groups"})["groups"] if g["name"] == "slow"][0]
+    assert slow["rate_mbps"] == 200
+
+
+def test_responsive_while_flooded(env):
+    """A client blasting frames does not stall the control socket."""
+    sock = env.switch()
+    blaster = subprocess.Popen([VIREO, "switch", "perf", "--socket", sock, "--size", "60",
+                                "--seconds", "3"], stdout=subprocess.PIPE, text=True,
+                               env=env.env)
+    time.sleep(0.5)
+    worst = 0
+    for _ in range(20):
+        t = time.time()
+        assert ctl(sock, {"cmd": "info"})["ok"]
+        worst = max(worst, time.time() - t)
+        time.sleep(0.05)
+    out = blaster.communicate(timeout=30)[0]
+    assert blaster.returncode == 0
+    assert float(dict(kv.split("=") for kv in out.split())["fps"]) > 100000
+    assert worst < 0.25, "control reply took %.3f s under flood" % worst
+
+
+@needs_netns
+def test_disconnect_cleans_up(env):
+    sock = env.switch()
+    a_ns, _, a_port, a_proc = env.endpoint(sock, "10.79.0.1")
+    b_ns, _, b_port, _ = env.endpoint(sock, "10.79.0.2")
+    env.nsexec(a_ns, "ping", "-c", "1", "-W", "2", "10.79.0.2")
+    assert any(e["port"] == a_port for e in ctl(sock, {"cmd": "fdb"})["fdb"])
+    a_proc.kill()                       # the endpoint's process dies
+    a_proc.wait()
+    for _ in range(50):
+        ids = [p["id"] for p in ctl(sock, {"cmd": "ports"})["ports"]]
+        if a_port not in ids:
+            break
+        time.sleep(0.05)
+    assert a_port not in ids and b_port in ids
+    assert not any(e["port"] == a_port for e in ctl(sock, {"cmd": "fdb"})["fdb"])
+
+
+def test_default_socket_and_raw_bad_frames(env):
+    """--name alone finds the socket under VIREO_RUN_DIR; junk frames are counted."""
+    name = env.name("named")
+    p = env.spawn("switch", "--name", name)
+    line = env.wait_line(p, "listening on")
+    env.switches.append(p)
+    sock = os.path.join(env.tmp, "switch", name + ".sock")
+    assert sock in line
+    info = subprocess.run([VIREO, "switch", "ctl", "--name", name, "info"], capture_output=True,
+                          text=True, env=env.env, check=True).stdout
+    assert json.loads(info)["name"] == name
+    s, r = attach_raw(sock)
+    mac = bytes.fromhex(r["mac"].replace(":", ""))
+    s.send(b"\x01" * 10)                                            # runt
+    s.send(eth(b"\xff" * 6, mac, 0x0800, b"\0" * 3000))            # oversize
+    s.send(eth(b"\xff" * 6, mac, 0x8100, b"\x0f\xff\x08\x00" + b"\0" * 50))   # VID 4095
+    s.send(eth(b"\xff" * 6, mac, 0x88a8, b"\0\x0a\x81\0\0\x0b\x08\0" + b"\0" * 50))  # QinQ
+    time.sleep(0.2)
+    st = port_stats(sock, r["port"])
+    assert (st["rx_runt"], st["rx_oversize"], st["rx_bad_tag"], st["rx_frames"]) == (1, 1, 2, 0)
+    assert ctl(sock, {"cmd": "info"})["ok"]
+    s.close()
