@@ -291,26 +291,33 @@ static void test_responsive_under_flood(void **state)
 	struct fixture *fx = *state;
 	struct net_port *a, *b;
 	double worst = 0;
+	int st, ready[2];
 	pid_t pid;
-	int st;
+	char c;
 
 	open_port(fx, "", &b);
+	assert_int_equal(pipe(ready), 0);
 	pid = fork();
 	if (pid == 0) {
 		uint8_t f[64], m[6];
 		double end = now_ms() + 1500;
+		bool told = false;
 
 		open_port(fx, "", &a);
 		net_port_mac(a, m);
 		memset(f, 0xff, 6);
 		memcpy(f + 6, m, 6);
-		while (now_ms() < end)
+		while (now_ms() < end) {
 			for (int i = 0; i < 1000; i++)
 				if (net_port_send(a, f, 60) == -EPIPE)
 					_exit(1);
+			if (!told)
+				told = write(ready[1], "r", 1) == 1;
+		}
 		_exit(0);
 	}
-	usleep(200000);
+	/* Start asking once the flood is on. */
+	assert_int_equal(read(ready[0], &c, 1), 1);
 	for (int i = 0; i < 20; i++) {
 		double t = now_ms();
 		json_t *r = ctl(fx->path, "{\"cmd\":\"info\"}");
@@ -334,7 +341,7 @@ static void test_responsive_under_flood(void **state)
 		print_message("victim: %lld delivered, %lld dropped (ring full)\n",
 			      (long long)tx, (long long)drop);
 		assert_int_equal(tx, SHM_RING_SLOTS);
-		assert_true(drop > 100000);
+		assert_true(drop > 10000);
 		json_decref(s);
 	}
 	net_port_close(b);
