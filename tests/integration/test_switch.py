@@ -640,3 +640,66 @@ def test_default_socket_and_raw_bad_frames(env):
     assert (st["rx_runt"], st["rx_oversize"], st["rx_bad_tag"], st["rx_frames"]) == (1, 1, 2, 0)
     assert ctl(sock, {"cmd": "info"})["ok"]
     s.close()
+
+
+# A DNS server for the NAT's DNS proxy to forward to: answers every A query
+# with 10.99.99.99.  Runs on 127.0.0.1:53 in the switch's own namespace.
+DNS_SERVER = r"""
+import ctypes, socket, struct, sys
+ctypes.CDLL(None).prctl(1, 15)     # PR_SET_PDEATHSIG: go when the switch goes
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+print("ready", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    end = 12
+    while q[end]:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    ans = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("10.99.99.99")
+    s.sendto(q[:2] + b"\x81\x80" + struct.pack("!HHHH", 1, 1, 0, 0) + question + ans, peer)
+"""
+
+DNS_QUERY = r"""
+import socket, struct
+q = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + b"\x05vireo\x04test\x00" + struct.pack("!HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(q, ("10.0.2.3", 53))
+r, _ = s.recvfrom(512)
+assert r[:2] == b"\x42\x42" and struct.unpack("!H", r[6:8])[0] == 1
+print(socket.inet_ntoa(r[-4:]))
+"""
+
+
+@needs_netns
+def test_nat_dns(env):
+    """The NAT's DNS proxy (10.0.2.3) forwards to the host's resolver.
+
+    To stay hermetic the switch runs in its own network and mount namespace
+    where /etc/resolv.conf names 127.0.0.1 and a stub server answers there;
+    the endpoint's namespace reaches the switch through its unix socket.
+    """
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1)")
+    resolv = os.path.join(env.tmp, "resolv.conf")
+    with open(resolv, "w") as f:
+        f.write("nameserver 127.0.0.1\n")
+    dns = os.path.join(env.tmp, "dns.py")
+    with open(dns, "w") as f:
+        f.write(DNS_SERVER)
+    name = env.name("dns")
+    sock = os.path.join(env.tmp, name + ".sock")
+    script = ("ip link set lo up && mount --bind %s /etc/resolv.conf && "
+              "{ python3 %s >/dev/null 2>&1 & } && sleep 0.3 && "
+              "exec %s switch --name %s --socket %s --uplink nat") % (resolv, dns, VIREO, name, sock)
+    p = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c",
+                          script], env=env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    env.procs.append(p)
+    env.switches.append(p)
+    env.wait_line(p, "listening on")
+    ns, tap, _, _ = env.endpoint(sock, "10.0.2.15")
+    env.nsexec(ns, "ip", "route", "add", "default", "via", "10.0.2.2")
+    out = env.nsexec(ns, "python3", "-c", DNS_QUERY).stdout.strip()
+    assert out == "10.99.99.99"
