@@ -317,7 +317,7 @@ static double rate_run(struct bench *b, uint32_t limit, uint32_t offer_mbps, siz
 	assert_int_equal(vsw_group_modify(b->sw, &g), 0);
 	frame_build(f, b->mac[1], b->mac[0], -1, size);
 	before = b->p[0]->stats.rx_bytes;
-	/* Start where the previous run ended; the first 10 ms burst is allowed. */
+	/* Each run starts with a full bucket: 50 ms of burst, 2.5% of 2 s. */
 	for (t = 10 * SEC; t < 10 * SEC + end; t += gap)
 		vsw_input(b->sw, b->p[0], f, size, t);
 	return (double)(b->p[0]->stats.rx_bytes - before) * 8 / 2 / 1e6;
