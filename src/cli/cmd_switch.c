@@ -403,12 +403,17 @@ static int pump(struct net_port *port, int tap, bool to_tap, uint8_t *buf)
 				return 0;
 			if (n < 0)
 				return (int)n;
-			if (write(tap, buf, (size_t)n) < 0 && errno != EAGAIN)
+			/*
+			 * A tap that is down (for instance while it moves to
+			 * another namespace) refuses frames with EIO: drop
+			 * them, as a NIC without link would.
+			 */
+			if (write(tap, buf, (size_t)n) < 0 && errno == EBADF)
 				return -errno;
 		} else {
 			n = read(tap, buf, NET_FRAME_MAX);
 			if (n < 0)
-				return errno == EAGAIN ? 0 : -errno;
+				return errno == EAGAIN || errno == EINTR || errno == EIO ? 0 : -errno;
 			if (net_port_send(port, buf, (size_t)n) == -EPIPE)
 				return -EPIPE;
 		}

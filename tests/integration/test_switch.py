@@ -120,11 +120,15 @@ class Env:
         line = self.wait_line(p, "attached")
         port = int(line.split("port ")[1].split(",")[0])
         run("ip", "link", "set", tap, "netns", ns)
-        if p.poll() is not None:
-            raise AssertionError("attach exited %d: %s" % (p.returncode, p.stderr.read()))
-        if addr:
-            self.nsexec(ns, "ip", "addr", "add", "%s/%d" % (addr, prefix), "dev", tap)
-        self.nsexec(ns, "ip", "link", "set", tap, "up")
+        try:
+            if addr:
+                self.nsexec(ns, "ip", "addr", "add", "%s/%d" % (addr, prefix), "dev", tap)
+            self.nsexec(ns, "ip", "link", "set", tap, "up")
+        except AssertionError as e:
+            time.sleep(0.5)
+            raise AssertionError("%s; attach %s: %s; links: %s" % (
+                e, p.poll(), p.stderr.read() if p.poll() is not None else "",
+                self.nsexec(ns, "ip", "link").stdout))
         return ns, tap, port, p
 
     def close(self):
