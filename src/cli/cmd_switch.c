@@ -183,10 +183,12 @@ static int switch_run(int argc, char **argv)
 	}
 	if (!err)
 		err = uplink_group(cfg, vlan, trunk, native);
-	if (!err)
-		err = vsw_server_run(cfg);
-	else
-		switch_usage(stderr);
+	if (err) {
+		fprintf(stderr, "see 'vireo switch --help'\n");
+		free(cfg);
+		return 2;
+	}
+	err = vsw_server_run(cfg);
 	free(cfg);
 	return err ? 1 : 0;
 }

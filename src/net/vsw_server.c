@@ -81,6 +81,7 @@ struct vsw_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool stop;
 	bool accept_paused;             /* listen fd out of epoll (EMFILE) */
+	bool err_logged;                /* start-up error already explained */
 	struct vsw_conn *conns, *busy, *kick;
 	struct nat *nat;
 	uint64_t now;
@@ -942,7 +943,9 @@ static int uplink_open(struct vsw_server *s)
 	if (kind == CONN_TAP) {
 		fd = tap_open(cfg->tap_ifname);
 		if (fd < 0) {
-			log_errno(-fd, "switch %s: tap %s", s->sw->name, cfg->tap_ifname);
+			log_errno(-fd, "switch %s: cannot open tap %s%s", s->sw->name,
+				  cfg->tap_ifname, fd == -EPERM || fd == -EACCES ? " (needs CAP_NET_ADMIN)" : "");
+			s->err_logged = true;
 			return fd;
 		}
 	} else {
@@ -1053,7 +1056,7 @@ int vsw_server_run(const struct vsw_server_config *cfg)
 	if (err) {
 		if (err == -EADDRINUSE)
 			log_warnx("switch %s: already running on %s", cfg->name, s->path);
-		else
+		else if (!s->err_logged)
 			log_errno(-err, "switch %s: cannot start", cfg->name);
 		goto out;
 	}
