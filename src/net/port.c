@@ -271,8 +271,10 @@ static int local_mac(struct net_port *p, const struct port_spec *ps)
 	char err[256], owner[64];
 	int r;
 
-	snprintf(owner, sizeof(owner), "%s port of pid %ld",
-		 ps->kind == PORT_TAP ? "tap" : "nat", (long)getpid());
+	if (ps->kind == PORT_TAP)
+		snprintf(owner, sizeof(owner), "tap port %s", ps->target);
+	else
+		snprintf(owner, sizeof(owner), "NAT port");
 	if (!ps->mac) {
 		r = net_mac_generate(owner, p->mac);
 	} else if (net_mac_parse(ps->mac, p->mac)) {

@@ -715,3 +715,17 @@ def test_nat_dns(env):
     env.nsexec(ns, "ip", "route", "add", "default", "via", "10.0.2.2")
     out = env.nsexec(ns, "python3", "-c", DNS_QUERY).stdout.strip()
     assert out == "10.99.99.99"
+
+
+def test_aging_real_clock(env):
+    """With --aging 1 a learnt address is forgotten within about two seconds."""
+    sock = env.switch("--aging", "1")
+    s, r = attach_raw(sock)
+    mac = bytes.fromhex(r["mac"].replace(":", ""))
+    s.send(eth(b"\xff" * 6, mac, 0x88b5, b"\0" * 46))
+    time.sleep(0.1)
+    assert [e["port"] for e in ctl(sock, {"cmd": "fdb"})["fdb"]] == [r["port"]]
+    time.sleep(2.5)
+    assert ctl(sock, {"cmd": "fdb"})["fdb"] == []
+    assert ctl(sock, {"cmd": "info"})["fdb_entries"] == 0
+    s.close()

@@ -476,6 +476,31 @@ static void test_hostile_ring(void **state)
 	close(sock);
 }
 
+
+/* A VM port backed straight by a tap device (root only). */
+static void test_net_port_tap(void **state)
+{
+	struct net_port *p, *q;
+	uint8_t mac[6], f[NET_FRAME_MAX];
+	char spec[64];
+
+	if (geteuid() != 0) {
+		print_message("skipped: tap devices need root\n");
+		skip();
+	}
+	snprintf(spec, sizeof(spec), "tap=vtu%d", (int)getpid() % 100000);
+	assert_int_equal(net_port_open(spec, &p), 0);
+	net_port_mac(p, mac);
+	assert_int_equal(mac[0], NET_MAC_PREFIX0);
+	assert_true(net_port_fd(p) >= 0);
+	assert_int_equal(net_port_recv(p, f, sizeof(f)), -EAGAIN);
+	/* Its MAC is taken on the host now. */
+	snprintf(spec, sizeof(spec), "tap=vtv%d,mac=%02x:%02x:%02x:%02x:%02x:%02x",
+		 (int)getpid() % 100000, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	assert_int_equal(net_port_open(spec, &q), -EADDRINUSE);
+	net_port_close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_responsive_under_flood),
 		cmocka_unit_test(test_control_errors),
 		cmocka_unit_test(test_hostile_ring),
+		cmocka_unit_test(test_net_port_tap),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
