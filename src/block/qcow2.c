@@ -348,75 +348,138 @@ out:
 	return err;
 }
 
-/*
- * Make sure the refcount block covering `cluster` exists.  Returns 1 when
- * it had to allocate something (the caller must rescan), 0 when it existed.
- */
-static int rc_ensure_block(struct blk *b, uint64_t cluster)
+/* Refcount-block ranges touched by clusters [from, to) that lack a block. */
+static uint64_t missing_blocks(const struct qcow2 *q, uint64_t from, uint64_t to,
+			       uint64_t *max_bi, uint64_t *bis)
+{
+	uint64_t k = 0;
+
+	for (uint64_t bi = from / q->rb_entries; bi * q->rb_entries < to; bi++) {
+		*max_bi = bi;
+		if (bi >= q->rt_entries || !q->rt[bi]) {
+			if (bis)
+				bis[k] = bi;
+			k++;
+		}
+	}
+	return k;
+}
+
+/* Write k new refcount blocks for ranges bis[] at clusters [at, at+k). */
+static int rc_write_blocks(struct blk *b, const uint64_t *bis, uint64_t k, uint64_t at)
 {
 	struct qcow2 *q = Q(b);
-	uint64_t bi = cluster / q->rb_entries, boff, blen, rte;
-	uint8_t *rb;
+	uint8_t *blocks = calloc(k, q->cs);
+	uint64_t boff, blen, rte;
+	int err = 0;
+
+	if (!blocks)
+		return -ENOMEM;
+	/* Each block's own refcount lives in whichever block covers it. */
+	for (uint64_t j = 0; j < k && !err; j++) {
+		uint64_t loc = at + j, r = loc / q->rb_entries, m;
+		for (m = 0; m < k && bis[m] != r; m++)
+			;
+		if (m < k)
+			rb_entry_set(q, blocks + m * q->cs, loc % q->rb_entries, 1, &boff, &blen);
+		else
+			err = qcow2_rc_store(b, loc, 1);
+	}
+	if (!err)
+		err = blk_pwrite_full(b->fd, blocks, k * q->cs, at << q->cluster_bits);
+	for (uint64_t j = 0; j < k && !err; j++) {
+		st_be64(&rte, (at + j) << q->cluster_bits);
+		err = blk_pwrite_full(b->fd, &rte, 8, q->rt_offset + bis[j] * 8);
+		if (!err)
+			q->rt[bis[j]] = (at + j) << q->cluster_bits;
+	}
+	free(blocks);
+	return err;
+}
+
+/*
+ * Create the refcount blocks that the run [start, start+n) lacks.  They go
+ * right after the run (never inside it, so runs longer than one block's
+ * range stay contiguous) and count themselves.  Returns 0 when every block
+ * exists, 1 when the caller must search again from *from, or -errno.
+ */
+static int rc_add_blocks(struct blk *b, uint64_t start, uint64_t n, uint64_t *from)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t k = 0, kk, max_bi = 0, rc, *bis;
 	int err;
 
-	if (bi < q->rt_entries && q->rt[bi])
+	for (int i = 0; i < 64; i++) {
+		kk = missing_blocks(q, start, start + n + k, &max_bi, NULL);
+		if (kk == k)
+			break;
+		k = kk;
+	}
+	if (!k)
 		return 0;
-	if (bi >= q->rt_entries) {
-		err = rt_grow(b, bi, cluster);
+	if (max_bi >= q->rt_entries) {
+		err = rt_grow(b, max_bi, start + n + k);
 		return err ? err : 1;
 	}
-	/*
-	 * Every cluster this block would cover has refcount 0, so the block
-	 * can live at `cluster` itself and count its own reference.
-	 */
-	rb = calloc(1, q->cs);
-	if (!rb)
+	for (uint64_t c = start + n; c < start + n + k; c++) {
+		err = qcow2_rc_get(b, c, &rc);
+		if (err)
+			return err;
+		if (rc) {
+			*from = c + 1;
+			return 1;
+		}
+	}
+	bis = calloc(k, sizeof(*bis));
+	if (!bis)
 		return -ENOMEM;
-	rb_entry_set(q, rb, cluster % q->rb_entries, 1, &boff, &blen);
-	err = blk_pwrite_full(b->fd, rb, q->cs, cluster << q->cluster_bits);
-	if (!err)
-		qcache_put(&q->rb_cache, q->cs, cluster << q->cluster_bits, rb);
-	free(rb);
-	if (err)
-		return err;
-	rte = cluster << q->cluster_bits;
-	st_be64(&rte, rte);
-	err = blk_pwrite_full(b->fd, &rte, 8, q->rt_offset + bi * 8);
-	if (err)
-		return err;
-	q->rt[bi] = cluster << q->cluster_bits;
-	return 1;
+	missing_blocks(q, start, start + n + k, &max_bi, bis);
+	err = rc_write_blocks(b, bis, k, start + n);
+	free(bis);
+	return err ? err : 1;
+}
+
+/* First run of n clusters with refcount 0 at or after `from`. */
+static int find_free_run(struct blk *b, uint64_t from, uint64_t n, uint64_t *out)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t start = from, rc;
+
+	for (uint64_t c = start; c < start + n; c++) {
+		int err = qcow2_rc_get(b, c, &rc);
+		if (err)
+			return err;
+		if (rc)
+			start = c + 1;
+		if (((c + n) << q->cluster_bits) > QCOW2_L2E_OFFSET_MASK)
+			return -EFBIG;
+	}
+	*out = start;
+	return 0;
 }
 
 /* Allocate n contiguous clusters (refcount 1 each); returns the host offset. */
 int qcow2_alloc_clusters(struct blk *b, uint64_t n, uint64_t *out)
 {
 	struct qcow2 *q = Q(b);
-	uint64_t start, c, rc;
+	uint64_t from = q->free_hint, start;
 	int err;
 
-retry:
-	start = q->free_hint;
-	for (c = start; c < start + n; c++) {
-		err = qcow2_rc_get(b, c, &rc);
+	for (int tries = 0;; tries++) {
+		if (tries > 1000)
+			return -EIO;
+		err = find_free_run(b, from, n, &start);
 		if (err)
 			return err;
-		if (rc) {
-			start = c + 1;
-			if (c == q->free_hint)
-				q->free_hint = c + 1;
-		}
-		if ((c << q->cluster_bits) > QCOW2_L2E_OFFSET_MASK)
-			return -EFBIG;
-	}
-	for (c = start; c < start + n; c++) {
-		err = rc_ensure_block(b, c);
+		if (start > q->free_hint && from == q->free_hint && n == 1)
+			q->free_hint = start;
+		err = rc_add_blocks(b, start, n, &from);
 		if (err < 0)
 			return err;
-		if (err > 0)
-			goto retry;
+		if (!err)
+			break;
 	}
-	for (c = start; c < start + n; c++) {
+	for (uint64_t c = start; c < start + n; c++) {
 		err = qcow2_rc_store(b, c, 1);
 		if (err)
 			return err;
