@@ -486,6 +486,7 @@ int qcow2_alloc_clusters(struct blk *b, uint64_t n, uint64_t *out)
 	}
 	if (start == q->free_hint)
 		q->free_hint = start + n;
+	q->file_end = MAX(q->file_end, (start + n) << q->cluster_bits);
 	*out = start << q->cluster_bits;
 	return 0;
 }
@@ -617,6 +618,11 @@ static int read_compressed(struct blk *b, uint64_t e, uint8_t *out)
 	int err, zr;
 
 	qcow2_compressed_extent(q, e, &off, &len);
+	if (off >= q->file_end) {
+		log_warnx("%s: compressed cluster at 0x%llx is past the end of the file",
+			  b->path, (unsigned long long)off);
+		return -EIO;
+	}
 	if (len > 2 * q->cs)
 		len = 2 * q->cs;
 	err = blk_pread_zfill(b->fd, q->zbuf, len, off);
@@ -662,6 +668,11 @@ static int read_piece(struct blk *b, uint64_t gc, uint64_t e, uint64_t in, uint6
 	err = qcow2_l2_offset_check(b, host, "data cluster");
 	if (err)
 		return err;
+	if (host >= q->file_end) {
+		log_warnx("%s: data cluster at 0x%llx is past the end of the file (corrupt image; "
+			  "run 'vireo disk check')", b->path, (unsigned long long)host);
+		return -EIO;
+	}
 	/* Data clusters at the end of the file may be shorter than a cluster. */
 	return blk_pread_zfill(b->fd, buf, n, host + in);
 }
@@ -1213,6 +1224,7 @@ static int qcow2_open(struct blk *b)
 		err = read_backing_name(b, hdr);
 	if (!err)
 		err = qcow2_setup(b, fsize);
+	q->file_end = fsize;
 	if (!err && q->autoclear && !(b->flags & BLK_OPEN_RDONLY)) {
 		/* We do not maintain bitmaps: clear what we don't understand. */
 		uint64_t zero = 0;
