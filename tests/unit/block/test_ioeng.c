@@ -61,6 +61,7 @@ static void exercise(enum ioeng_kind kind)
 	}
 	assert_int_equal(ioeng_submit(e, &fs), -EAGAIN);	/* depth is 16 */
 	assert_int_equal(c.done, 0);			/* callbacks only in reap */
+	assert_int_equal(ioeng_kick(e), 0);
 	pfd = (struct pollfd){ .fd = ioeng_event_fd(e), .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, 5000), 1);
 	while (c.done < 16)
@@ -88,6 +89,7 @@ static void exercise(enum ioeng_kind kind)
 
 static void test_threads(void **state) { exercise(IOENG_THREADS); }
 static void test_uring(void **state) { exercise(IOENG_URING); }
+static void test_auto(void **state) { exercise(IOENG_AUTO); }
 
 static void test_bad_depth(void **state)
 {
@@ -102,6 +104,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_uring),
+		cmocka_unit_test(test_auto),
 		cmocka_unit_test(test_bad_depth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
