@@ -843,35 +843,54 @@ static int qcow2_discard(struct blk *b, uint64_t off, uint64_t len)
 	return err;
 }
 
+/* Status of one cluster's entry; *host is where its data starts. */
+static int entry_status(struct blk *b, uint64_t e, uint64_t in, unsigned *st, uint64_t *host)
+{
+	struct qcow2 *q = Q(b);
+
+	*host = 0;
+	if (e & QCOW2_OFLAG_COMPRESSED) {
+		*st = BLK_STATUS_ALLOCATED | BLK_STATUS_DATA | BLK_STATUS_COMPRESSED;
+	} else if ((e & QCOW2_OFLAG_ZERO) && q->version >= 3) {
+		*st = BLK_STATUS_ALLOCATED | BLK_STATUS_ZERO;
+	} else if (e & QCOW2_L2E_OFFSET_MASK) {
+		*st = BLK_STATUS_ALLOCATED | BLK_STATUS_DATA;
+		if (!(e & QCOW2_OFLAG_COPIED))
+			*st |= BLK_STATUS_SHARED;
+		*host = (e & QCOW2_L2E_OFFSET_MASK) + in;
+		if ((*host - in) & (q->cs - 1))
+			return qcow2_l2_offset_check(b, *host - in, "data cluster");
+	} else {
+		*st = 0;
+	}
+	return 0;
+}
+
 static int qcow2_block_status(struct blk *b, uint64_t off, uint64_t len, struct blk_extent *ext)
 {
 	struct qcow2 *q = Q(b);
-	uint64_t end = off + len, pos = off;
-	unsigned first_status = 0;
-	uint64_t first_host = 0;
+	uint64_t end = off + len, pos = off, first_host = 0, l2_span = q->cs * q->l2_entries;
+	unsigned first_status = 0, steps = 0;
 	int err;
 
-	while (pos < end) {
+	/* Bounded work per call: at most 8192 cluster entries. */
+	while (pos < end && steps++ < 8192) {
 		uint64_t gc = pos >> q->cluster_bits, in = pos & (q->cs - 1);
-		uint64_t n = MIN(end - pos, q->cs - in), e, host = 0;
+		uint64_t n = MIN(end - pos, q->cs - in), e, host;
 		unsigned st;
 
-		err = entry_lookup(b, gc, &e);
+		if (!(q->l1[gc / q->l2_entries] & QCOW2_L1E_OFFSET_MASK)) {
+			/* No L2 table: the whole span is unallocated in one step. */
+			n = MIN(end - pos, l2_span - pos % l2_span);
+			e = 0;
+		} else {
+			err = entry_lookup(b, gc, &e);
+			if (err)
+				return err;
+		}
+		err = entry_status(b, e, in, &st, &host);
 		if (err)
 			return err;
-		if (e & QCOW2_OFLAG_COMPRESSED)
-			st = BLK_STATUS_ALLOCATED | BLK_STATUS_DATA | BLK_STATUS_COMPRESSED;
-		else if ((e & QCOW2_OFLAG_ZERO) && q->version >= 3)
-			st = BLK_STATUS_ALLOCATED | BLK_STATUS_ZERO;
-		else if (e & QCOW2_L2E_OFFSET_MASK) {
-			st = BLK_STATUS_ALLOCATED | BLK_STATUS_DATA;
-			if (!(e & QCOW2_OFLAG_COPIED))
-				st |= BLK_STATUS_SHARED;
-			host = (e & QCOW2_L2E_OFFSET_MASK) + in;
-			if (host & (q->cs - 1) && !in)
-				return qcow2_l2_offset_check(b, host, "data cluster");
-		} else
-			st = 0;
 		if (pos == off) {
 			first_status = st;
 			first_host = host;
@@ -880,9 +899,6 @@ static int qcow2_block_status(struct blk *b, uint64_t off, uint64_t len, struct 
 			break;
 		}
 		pos += n;
-		/* Stop after one L2 table's worth so a call stays cheap. */
-		if (pos - off >= q->cs * q->l2_entries)
-			break;
 	}
 	ext->len = pos - off;
 	ext->status = first_status;
