@@ -220,10 +220,16 @@ int qcow2_rc_update(struct blk *b, uint64_t off, uint64_t len, int delta)
 		err = qcow2_rc_get(b, c, &rc);
 		if (err)
 			return err;
-		if ((delta < 0 && rc == 0) || (delta > 0 && rc == rc_max(q))) {
-			log_warnx("%s: refcount of cluster 0x%llx would %s (corrupt image; run 'vireo disk check')",
-				  b->path, (unsigned long long)(c << q->cluster_bits),
-				  delta < 0 ? "go below zero" : "overflow");
+		if (delta > 0 && rc == rc_max(q)) {
+			log_warnx("%s: cluster 0x%llx already has the largest refcount %u-bit "
+				  "entries hold", b->path, (unsigned long long)(c << q->cluster_bits),
+				  q->refcount_bits);
+			return -ERANGE;
+		}
+		if (delta < 0 && rc == 0) {
+			log_warnx("%s: refcount of cluster 0x%llx would go below zero (corrupt image; "
+				  "run 'vireo disk check')", b->path,
+				  (unsigned long long)(c << q->cluster_bits));
 			return -EIO;
 		}
 		rc += delta;
