@@ -318,3 +318,17 @@ def test_cpuid_features_within_policy(vireo, tmp_path):
         for i, reg in ((2, "ecx"), (3, "edx")) if leaf != (0x40000001, 0) else ((0, "eax"),):
             extra = kvm[leaf][i] & ~emu[leaf][i]
             assert not extra, f"leaf {leaf[0]:#x} {reg}: kvm adds {extra:#x}"
+
+
+def test_kvmclock(vireo, backend):
+    """kvmclock tells the real time and runs at the PIT's speed: 10 ticks at
+    100 Hz take 100 ms on it (interrupt latency may add a little)."""
+    before = time.time()
+    r = run_tiny(vireo, backend, "kvmclock")
+    after = time.time()
+    assert r.returncode == 49, r.stdout + r.stderr
+    now = re.search(r"kvmclock: now (\d+) s since the epoch", r.stdout)
+    took = re.search(r"kvmclock: 10 PIT ticks took (\d+) us", r.stdout)
+    assert now and took, r.stdout
+    assert before - 2 <= int(now[1]) <= after + 2
+    assert 90_000 <= int(took[1]) <= 500_000, took[0]
