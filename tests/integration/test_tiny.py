@@ -332,3 +332,24 @@ def test_kvmclock(vireo, backend):
     assert now and took, r.stdout
     assert before - 2 <= int(now[1]) <= after + 2
     assert 90_000 <= int(took[1]) <= 500_000, took[0]
+
+
+def test_halted_vcpu_sleeps(vireo, backend):
+    """A vCPU halted with interrupts off costs no host CPU: kvm halts in the
+    kernel, emu parks the thread (HLT must never busy-wait)."""
+    child = spawn_spin(vireo, backend, "--cmdline", "hlt")
+    child.expect("spin: halting with interrupts off")
+    clk = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds():
+        with open(f"/proc/{child.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / clk   # utime + stime
+
+    c0, t0 = cpu_seconds(), time.monotonic()
+    time.sleep(2)
+    used = (cpu_seconds() - c0) / (time.monotonic() - t0)
+    print(f"halted under {backend}: {used * 100:.1f} % of a host CPU")
+    child.send("\x01x")
+    assert finish(child) == 0
+    assert used < 0.10
