@@ -123,25 +123,6 @@ def test_disk_ext4_roundtrip(vireo, guest_dir, emu_ok, tmp_path):
     assert r.stdout.strip() == "hello-from-vireo", r.stderr
 
 
-def test_disk_read_only(vireo, guest_dir, emu_ok, tmp_path):
-    img = tmp_path / "ro.img"
-    img.write_bytes(b"READONLY".ljust(1 << 20, b"\0"))
-    before = img.read_bytes()
-    child = boot(vireo, ["--disk", f"{img},ro"])
-    try:
-        out, _ = shell(child, "cat /sys/block/vda/ro")
-        assert out.strip().endswith("1")
-        out, st = shell(child, "dd if=/dev/zero of=/dev/vda bs=512 count=1 oflag=direct")
-        assert st != 0, out
-        out, st = shell(child, "head -c 8 /dev/vda")
-        assert "READONLY" in out
-    except Exception:
-        child.terminate(force=True)
-        raise
-    assert poweroff(child) == 0
-    assert img.read_bytes() == before
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = b"vireo-nat-ok\n"
@@ -165,64 +146,80 @@ UDHCPC_SCRIPT = ("printf '#!/bin/sh\\n[ \"$1\" = bound ] || exit 0\\n"
                  "route add default gw $router\\n' > /tmp/u.sh && chmod +x /tmp/u.sh")
 
 
-def test_net_nat_dhcp_http_and_hostfwd(vireo, guest_dir, emu_ok):
+class SharedVM:
+    """One guest with a read-only disk, a NAT card, hvc0 and an rng."""
+
+
+@pytest.fixture(scope="module")
+def vm(vireo, guest_dir, emu_ok, tmp_path_factory):
+    """Booting Linux under emu takes ~40 s: these tests share one guest."""
+    v = SharedVM()
+    v.img = tmp_path_factory.mktemp("virtio") / "ro.img"
+    v.img.write_bytes(b"READONLY".ljust(1 << 20, b"\0"))
+    v.before = v.img.read_bytes()
+    v.hport = free_port()
+    v.child = boot(vireo, ["--disk", f"{v.img},ro", "--net", f"nat,hostfwd=tcp:{v.hport}-:8080",
+                           "--console2", "--rng"])
+    yield v
+    assert poweroff(v.child) == 0
+    assert v.img.read_bytes() == v.before
+
+
+def test_disk_read_only(vm):
+    out, _ = shell(vm.child, "cat /sys/block/vda/ro")
+    assert out.strip().endswith("1")
+    out, st = shell(vm.child, "dd if=/dev/zero of=/dev/vda bs=512 count=1 oflag=direct")
+    assert st != 0, out
+    out, st = shell(vm.child, "head -c 8 /dev/vda")
+    assert "READONLY" in out
+
+
+def test_net_nat_dhcp_http_and_hostfwd(vm):
     server = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    hport = free_port()
-    child = boot(vireo, ["--net", f"nat,hostfwd=tcp:{hport}-:8080"])
     try:
-        out, st = shell(child, UDHCPC_SCRIPT + " && ip link set eth0 up && "
+        out, st = shell(vm.child, UDHCPC_SCRIPT + " && ip link set eth0 up && "
                         "udhcpc -i eth0 -n -q -t 10 -s /tmp/u.sh && ifconfig eth0")
         assert st == 0 and "10.0.2.15" in out, out
-        out, st = shell(child, f"wget -q -O - http://10.0.2.2:{server.server_port}/")
+        out, st = shell(vm.child, f"wget -q -O - http://10.0.2.2:{server.server_port}/")
         assert "vireo-nat-ok" in out, out
         # A server in the guest, reached from the host through the forward.
-        shell(child, "mkdir -p /tmp/www && echo guest-httpd-ok > /tmp/www/index.html && "
+        shell(vm.child, "mkdir -p /tmp/www && echo guest-httpd-ok > /tmp/www/index.html && "
               "httpd -p 8080 -h /tmp/www")
-        body = urllib.request.urlopen(f"http://127.0.0.1:{hport}/", timeout=30).read()
+        body = urllib.request.urlopen(f"http://127.0.0.1:{vm.hport}/", timeout=30).read()
         assert b"guest-httpd-ok" in body
-    except Exception:
-        child.terminate(force=True)
-        raise
     finally:
         server.shutdown()
-    assert poweroff(child) == 0
 
 
-def test_hwrng(vireo, guest_dir, emu_ok):
-    child = boot(vireo, ["--rng"])
+def test_hwrng(vm):
+    out, _ = shell(vm.child, "cat /sys/class/misc/hw_random/rng_current")
+    assert "virtio_rng" in out
+    out, st = shell(vm.child, "dd if=/dev/hwrng bs=64 count=1 2>/dev/null | od -An -tx1 | wc -w")
+    assert st == 0 and out.strip().split()[-1] == "64", out
+
+
+def test_console2_hvc0(vm):
+    m = re.search(r"/dev/hvc0 is (/dev/pts/\d+)", vm.child.boot_log)
+    assert m, "the pty path was not printed"
+    fd = os.open(m.group(1), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     try:
-        out, _ = shell(child, "cat /sys/class/misc/hw_random/rng_current")
-        assert "virtio_rng" in out
-        out, st = shell(child, "dd if=/dev/hwrng bs=64 count=1 2>/dev/null | od -An -tx1 | wc -w")
-        assert st == 0 and out.strip().split()[-1] == "64", out
-    except Exception:
-        child.terminate(force=True)
-        raise
-    assert poweroff(child) == 0
-
-
-def test_console2_hvc0(vireo, guest_dir, emu_ok):
-    child = boot(vireo, ["--console2"])
-    try:
-        m = re.search(r"/dev/hvc0 is (/dev/pts/\d+)", child.boot_log)
-        assert m, "the pty path was not printed"
-        fd = os.open(m.group(1), os.O_RDWR | os.O_NOCTTY)
-        shell(child, "echo from-guest-hvc0 > /dev/hvc0")
+        shell(vm.child, "echo from-guest-hvc0 > /dev/hvc0")
         data = b""
         deadline = time.monotonic() + 30
         while b"from-guest-hvc0" not in data and time.monotonic() < deadline:
-            data += os.read(fd, 4096)
+            try:
+                data += os.read(fd, 4096)
+            except BlockingIOError:
+                time.sleep(0.05)
         assert b"from-guest-hvc0" in data
-        child.sendline("read -t 30 line < /dev/hvc0; echo got:$line")
+        vm.child.sendline("read -t 30 line < /dev/hvc0; echo got:$line")
         time.sleep(1)
         os.write(fd, b"from-host\n")
-        child.expect("got:from-host", timeout=60)
+        vm.child.expect("got:from-host", timeout=60)
+        vm.child.expect(PROMPT)
+    finally:
         os.close(fd)
-    except Exception:
-        child.terminate(force=True)
-        raise
-    assert poweroff(child) == 0
 
 
 def rss_kib(pid):
