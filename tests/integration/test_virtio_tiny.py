@@ -8,6 +8,8 @@ run VMs here is skipped with the reason `vireo accel` gives, and the tests
 skip while the tiny guests are not built.
 """
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -90,6 +92,32 @@ def test_tiny_virtio_net_nat(vireo, accel):
     assert "mac 02:56:52:" in r.stdout          # generated, locally administered
     assert "10.0.2.2 is at" in r.stdout          # slirp's ARP reply came back
     assert r.returncode == 51, r.stderr
+
+
+def test_tiny_virtio_net_switch(vireo, accel, tmp_path):
+    """A port on a `vireo switch` whose NAT uplink answers the ARP request."""
+    elf = tiny("virtio-net")
+    sock = tmp_path / "sw.sock"
+    sw = subprocess.Popen([vireo, "switch", "--name", f"vt{os.getpid()}", "--socket", str(sock),
+                           "--uplink", "nat"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        r = run([vireo, "run", "--accel", accel, "--kernel", elf, "--net", f"switch={sock}"],
+                timeout=120)
+        print(r.stdout, r.stderr)
+        assert "10.0.2.2 is at" in r.stdout
+        assert r.returncode == 51, r.stderr
+    finally:
+        run([vireo, "switch", "ctl", "--socket", str(sock), "shutdown"], timeout=30)
+        try:
+            sw.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sw.kill()
+            sw.wait()
 
 
 def test_tiny_virtio_net_mac_option(vireo, accel):
