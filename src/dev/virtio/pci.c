@@ -382,6 +382,13 @@ static void queue_enable(struct virtio_dev *vdev, struct virtio_queue *q)
 
 	if (q->enabled)
 		return;
+	/* §3.1.1: queues are set up after FEATURES_OK, which fixes the ring
+	 * layout (VIRTIO_F_EVENT_IDX adds a field to each ring). */
+	if (!(vdev->status & VIRTIO_STATUS_FEATURES_OK)) {
+		virtio_dev_needs_reset(vdev, "queue %u enabled before FEATURES_OK",
+				       vdev->queue_sel);
+		return;
+	}
 	q->vq.size = q->size;
 	if (vq_map(&q->vq, why, sizeof(why))) {
 		virtio_dev_needs_reset(vdev, "queue %u: %s", vdev->queue_sel, why);

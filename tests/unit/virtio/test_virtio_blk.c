@@ -311,6 +311,15 @@ static void test_bad_rings(void **state)
 	vdrv_wr(&x->d, x->d.common + 0x30, 0x3000, 8);
 	vdrv_wr(&x->d, x->d.common + 0x1c, 1, 2);
 	assert_int_equal(vdrv_status(&x->d) & 0x40, 0x40);
+	/* A queue enabled before FEATURES_OK (the ring layout is not known yet). */
+	vdrv_wr(&x->d, x->d.common + 0x14, 0, 1);
+	vdrv_wr(&x->d, x->d.common + 0x14, 3, 1);
+	vdrv_wr(&x->d, x->d.common + 0x20, 0x1000, 8);
+	vdrv_wr(&x->d, x->d.common + 0x28, 0x2000, 8);
+	vdrv_wr(&x->d, x->d.common + 0x30, 0x3000, 8);
+	vdrv_wr(&x->d, x->d.common + 0x1c, 1, 2);
+	assert_int_equal(vdrv_status(&x->d) & 0x40, 0x40);
+	assert_int_equal(vdrv_rd(&x->d, x->d.common + 0x1c, 2), 0);
 	/* Queue size above the maximum reads back as 0; bad selectors read 0. */
 	vdrv_wr(&x->d, x->d.common + 0x14, 0, 1);
 	vdrv_wr(&x->d, x->d.common + 0x18, 4096, 2);
