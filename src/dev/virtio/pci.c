@@ -667,14 +667,10 @@ static int add_caps(struct virtio_dev *vdev)
 
 /* ---- kicks on the event loop ---- */
 
-static void kick_ready(int fd, uint32_t events, void *opaque)
+void virtio_dev_poll(struct virtio_dev *vdev)
 {
-	struct virtio_dev *vdev = opaque;
-	eventfd_t cnt;
 	unsigned pending;
 
-	if (eventfd_read(fd, &cnt) < 0)
-		return;
 	virtio_dev_lock(vdev);
 	if (vdev->paused) {
 		virtio_dev_unlock(vdev);
@@ -685,6 +681,14 @@ static void kick_ready(int fd, uint32_t events, void *opaque)
 		if ((pending & (1u << q)) && virtio_dev_vq(vdev, q) && vdev->ops->queue_notify)
 			vdev->ops->queue_notify(vdev, q);
 	virtio_dev_unlock(vdev);
+}
+
+static void kick_ready(int fd, uint32_t events, void *opaque)
+{
+	eventfd_t cnt;
+
+	if (eventfd_read(fd, &cnt) == 0)
+		virtio_dev_poll(opaque);
 }
 
 void virtio_dev_pause(struct virtio_dev *vdev)

@@ -163,6 +163,13 @@ void virtio_dev_reset(struct virtio_dev *vdev);
 void virtio_dev_pause(struct virtio_dev *vdev);
 void virtio_dev_resume(struct virtio_dev *vdev);
 
+/*
+ * Run the front end for every queue kicked since the last call, on the
+ * caller's thread.  The event loop calls this on a kick; tests and the
+ * fuzz targets call it directly.  Takes the device lock.
+ */
+void virtio_dev_poll(struct virtio_dev *vdev);
+
 /* Take/drop the device lock; unlock also brings the INTx line up to date. */
 void virtio_dev_lock(struct virtio_dev *vdev);
 void virtio_dev_unlock(struct virtio_dev *vdev);
