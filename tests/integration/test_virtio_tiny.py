@@ -144,3 +144,24 @@ def test_tiny_virtio_hostile_driver(vireo, accel, tmp_path):
     assert "after reset a read works" in r.stdout
     assert "is not guest RAM" in r.stderr and "loops" in r.stderr
     assert r.returncode == 52, r.stderr
+
+
+def test_tiny_virtio_net_mac_in_use(vireo, accel):
+    """A MAC another VM on this host holds is refused, naming the holder."""
+    spin = tiny("spin")
+    elf = tiny("virtio-net")
+    mac = "02:aa:bb:cc:%02x:%02x" % ((os.getpid() >> 8) & 0xff, os.getpid() & 0xff)
+    holder = subprocess.Popen([vireo, "run", "--accel", accel, "--kernel", spin, "--net", "nat",
+                               "--mac", mac], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        assert holder.poll() is None, holder.stderr.read()
+        r = run([vireo, "run", "--accel", accel, "--kernel", elf, "--net", "nat", "--mac", mac],
+                timeout=60)
+        assert r.returncode == 1
+        assert f"MAC {mac} is already in use" in r.stderr
+        assert f"pid {holder.pid}" in r.stderr
+    finally:
+        holder.kill()
+        holder.wait()
