@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -402,6 +403,56 @@ static void test_pci_cfg_window(void **state)
 	assert_int_equal(vdrv_status(&x->d), 1);
 }
 
+struct hammer {
+	struct fx *x;
+	volatile bool stop;
+	unsigned long rounds;
+};
+
+/* Another vCPU: ISR reads (INTx path), config space (host lock, then the
+ * device lock through the MSI-X hook and the pci_cfg window), MSI-X table. */
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+	struct fx *x = h->x;
+	unsigned cap = x->d.msix_cap, pc = x->d.pcicfg_cap;
+
+	while (!h->stop) {
+		(void)vdrv_rd(&x->d, x->d.isr, 1);
+		(void)vdrv_rd(&x->d, x->d.device, 8);
+		vdrv_cfg_write(x->f, x->d.slot, cap + 2, h->rounds & 1 ? 0x8000 : 0, 2);
+		vdrv_wr(&x->d, VIRTIO_PCI_MSIX_OFF + 28, h->rounds & 2 ? 1 : 0, 4);
+		vdrv_cfg_write(x->f, x->d.slot, pc + 8, VIRTIO_PCI_ISR_OFF, 4);
+		vdrv_cfg_write(x->f, x->d.slot, pc + 12, 1, 4);
+		(void)vdrv_cfg_read(x->f, x->d.slot, pc + 16, 1);
+		h->rounds++;
+	}
+	return NULL;
+}
+
+/* Requests keep completing while another thread hammers the device: no
+ * deadlock between the PCI host lock, the device lock and the event loop. */
+static void test_concurrent_access(void **state)
+{
+	struct fx *x = *state;
+	struct hammer h = { .x = x };
+	pthread_t t;
+	uint32_t used;
+
+	vdrv_wr(&x->d, VIRTIO_PCI_MSIX_OFF + 16, 0xfee00000, 4);
+	vdrv_wr(&x->d, VIRTIO_PCI_MSIX_OFF + 24, 0x4041, 4);
+	start(x, F_VERSION_1 | F_EVENT_IDX);
+	vdrv_wr(&x->d, x->d.common + 0x16, 0, 2);
+	vdrv_wr(&x->d, x->d.common + 0x1a, 1, 2);
+	assert_int_equal(pthread_create(&t, NULL, hammer_thread, &h), 0);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(blk_req(x, 0, i % 64, 512, true, false, &used), 0);
+	h.stop = true;
+	pthread_join(t, NULL);
+	assert_true(h.rounds > 0);
+	assert_int_equal(vdrv_status(&x->d), 0xf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +467,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_rings, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_access, setup_rw, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
