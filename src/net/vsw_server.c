@@ -189,6 +189,8 @@ static int xmit_shm(void *opaque, const void *frame, size_t len)
 	r = shm_ring_put(&c->tx, frame, len);
 	if (r)
 		return r;
+	/* Publishing is one release store; the syscall (kick) waits for the batch. */
+	shm_ring_publish(&c->tx);
 	if (!c->kick_pending) {
 		c->kick_pending = true;
 		c->kick_next = c->srv->kick;
@@ -211,7 +213,7 @@ static int xmit_fd(void *opaque, const void *frame, size_t len)
 	return n < 0 ? -errno : 0;
 }
 
-/* Publish queued frames and wake sleeping consumers, once per batch. */
+/* Wake consumers that sleep on frames queued in this batch, once each. */
 static void flush_kicks(struct vsw_server *s)
 {
 	uint64_t one = 1;
@@ -223,7 +225,6 @@ static void flush_kicks(struct vsw_server *s)
 		c->kick_pending = false;
 		if (c->dead)
 			continue;
-		shm_ring_publish(&c->tx);
 		if (shm_ring_need_kick(&c->tx) && write(c->kick_fd, &one, sizeof(one)) < 0 &&
 		    errno != EAGAIN)
 			log_warnx_rl("switch: kick port %u: %s", c->port->id, strerror(errno));
@@ -369,6 +370,8 @@ static void run_busy(struct vsw_server *s)
 
 /* ---- control replies ---- */
 
+static json_t *reply_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void send_json(struct vsw_conn *c, json_t *reply, const int *fds, int nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
@@ -395,13 +398,23 @@ static void send_json(struct vsw_conn *c, json_t *reply, const int *fds, int nfd
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
 	if (sendmsg(c->ev.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		size_t len = iov.iov_len;
+
+		/* Larger than the socket's buffer allows: say so, in a small reply. */
+		if (!nfds && (errno == EMSGSIZE || errno == ENOBUFS || errno == EAGAIN) &&
+		    len > 4096) {
+			free(text);
+			send_json(c, reply_err("reply of %zu bytes does not fit the socket "
+					       "buffer; run the switch as root or raise "
+					       "net.core.wmem_max", len), NULL, 0);
+			return;
+		}
 		log_warnx_rl("switch: reply: %s", strerror(errno));
 		conn_kill(c);
 	}
 	free(text);
 }
 
-static json_t *reply_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *reply_err(const char *fmt, ...)
 {
 	char msg[512];
