@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "vireo/util.h"
 
@@ -59,6 +60,15 @@ void net_port_close(struct net_port *p);
  * away.
  */
 int net_port_send(struct net_port *p, const void *frame, size_t len) WUR;
+
+/*
+ * Queue up to n frames (one per iovec) and notify the peer once.  Returns
+ * how many were taken (the first ones, in order; fewer than n when the
+ * queue filled up), or -EPIPE / -EMSGSIZE when the first frame could not
+ * be taken for that reason.  Cheaper than n calls of net_port_send on the
+ * shared-memory transport: one release store and one barrier per batch.
+ */
+int net_port_send_batch(struct net_port *p, const struct iovec *frames, unsigned n) WUR;
 
 /*
  * Take one received frame into buf (cap bytes).  Returns its length,

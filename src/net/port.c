@@ -366,18 +366,13 @@ void net_port_close(struct net_port *p)
 	free(p);
 }
 
+static int shm_kick(struct net_port *p);
+
 static int shm_send(struct net_port *p, const void *frame, size_t len)
 {
-	uint64_t one = 1;
 	int r = shm_ring_put(&p->tx, frame, len);
 
-	if (r)
-		return r;
-	shm_ring_publish(&p->tx);
-	if (shm_ring_need_kick(&p->tx) && write(p->kick_fd, &one, sizeof(one)) < 0 &&
-	    errno != EAGAIN)
-		return -errno;
-	return 0;
+	return r ? r : shm_kick(p);
 }
 
 int net_port_send(struct net_port *p, const void *frame, size_t len)
@@ -399,6 +394,46 @@ int net_port_send(struct net_port *p, const void *frame, size_t len)
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : errno == ECONNRESET ? -EPIPE : -errno;
 	return 0;
+}
+
+static int shm_kick(struct net_port *p)
+{
+	uint64_t one = 1;
+
+	shm_ring_publish(&p->tx);
+	if (shm_ring_need_kick(&p->tx) && write(p->kick_fd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+int net_port_send_batch(struct net_port *p, const struct iovec *frames, unsigned n)
+{
+	unsigned i;
+	int r = 0;
+
+	if (p->kind != PORT_SHM) {
+		for (i = 0; i < n; i++) {
+			r = net_port_send(p, frames[i].iov_base, frames[i].iov_len);
+			if (r)
+				break;
+		}
+		return i ? (int)i : r == -EAGAIN ? 0 : r;
+	}
+	for (i = 0; i < n; i++) {
+		if (frames[i].iov_len > NET_FRAME_MAX) {
+			r = -EMSGSIZE;
+			break;
+		}
+		r = shm_ring_put(&p->tx, frames[i].iov_base, frames[i].iov_len);
+		if (r)
+			break;
+	}
+	if (i) {
+		r = shm_kick(p);
+		return r ? r : (int)i;
+	}
+	return r == -EAGAIN ? 0 : r;
 }
 
 /* Ring empty: clear wake-ups, notice a dead switch, arm, re-check. */

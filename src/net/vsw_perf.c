@@ -42,14 +42,17 @@ static void perf_loop(struct net_port *a, struct net_port *b, const uint8_t *fra
 	uint8_t buf[NET_FRAME_MAX];
 	uint64_t start = now_ns(), end = start + (uint64_t)(seconds * 1e9), t = start;
 
+	struct iovec burst[PERF_BURST];
+
+	for (int i = 0; i < PERF_BURST; i++)
+		burst[i] = (struct iovec){ (void *)(uintptr_t)frame, size };
 	for (unsigned iter = 0; t < end; iter++) {
-		for (int i = 0; i < PERF_BURST; i++) {
-			if (net_port_send(a, frame, size)) {
-				r->send_full++;
-				break;
-			}
-			r->sent++;
-		}
+		int n = net_port_send_batch(a, burst, PERF_BURST);
+
+		if (n < PERF_BURST)
+			r->send_full++;
+		if (n > 0)
+			r->sent += (uint64_t)n;
 		while (net_port_recv(b, buf, sizeof(buf)) > 0)
 			r->received++;
 		if (!(iter & 15))

@@ -178,6 +178,27 @@ static void test_shm_and_seqpacket(void **state)
 	exchange(a, c);
 	exchange(c, b);
 	assert_int_equal(net_port_send(a, ma, NET_FRAME_MAX + 1), -EMSGSIZE);
+	/* A batch: all queued, one notification, all delivered in order. */
+	{
+		uint8_t f[3][100], got[NET_FRAME_MAX];
+		struct iovec iov[4];
+
+		for (int i = 0; i < 3; i++) {
+			frame_build(f[i], mb, ma, -1, 100);
+			f[i][50] = (uint8_t)i;
+			iov[i] = (struct iovec){ f[i], 60 + i };
+		}
+		iov[3] = (struct iovec){ f[0], NET_FRAME_MAX + 1 };
+		assert_int_equal(net_port_send_batch(a, iov, 3), 3);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(recv_wait(b, got, 2000), 60 + i);
+			assert_int_equal(got[50], i);
+		}
+		assert_int_equal(net_port_send_batch(a, iov + 3, 1), -EMSGSIZE);
+		assert_int_equal(net_port_send_batch(c, iov, 2), 2);
+		assert_int_equal(recv_wait(b, got, 2000), 60);
+		assert_int_equal(recv_wait(b, got, 2000), 61);
+	}
 	net_port_close(a);
 	net_port_close(b);
 	net_port_close(c);
