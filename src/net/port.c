@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -485,9 +486,13 @@ ssize_t net_port_recv(struct net_port *p, void *buf, size_t cap)
 
 		if (p->kind == PORT_SHM)
 			return shm_recv(p, buf, cap);
-		if (p->kind == PORT_TAP)
-			n = read(p->fd, buf, cap);
-		else
+		if (p->kind == PORT_TAP) {
+			/* A spill-over buffer tells a frame longer than cap apart. */
+			uint8_t spill[2048];
+			struct iovec iov[2] = { { buf, cap }, { spill, sizeof(spill) } };
+
+			n = readv(p->fd, iov, 2);
+		} else
 			n = recv(p->fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
 		if (n == 0 && p->kind != PORT_TAP)
 			return -EPIPE;
