@@ -8,6 +8,9 @@
 # sizes are Ethernet sizes: "64 B" is a 60-byte frame (+4 B FCS on a wire),
 # "1500 B" is a full-MTU 1514-byte frame.  Gbit/s counts frame bytes.
 #
+# "forwarding core alone" runs vsw_input in one thread with a ring that is
+# never full: the switching work without cross-core traffic or wake-ups.
+#
 # usage: bench/switch.sh [SECONDS]        (env: VIREO_BUILD, SWITCH_CPU, GEN_CPU)
 set -eu
 cd "$(dirname "$0")/.."
@@ -51,6 +54,11 @@ for t in shm seqpacket; do
 		row "vireo switch ($t)" $sz "$out"
 		[ $t = shm ] && [ $sz = 60 ] && SHM64=$(field fps "$out")
 	done
+done
+
+for sz in 60 1514; do
+	out=$(taskset -c "$SWITCH_CPU" "$VIREO" switch perf --core --size $sz --seconds "$SECS")
+	row "forwarding core alone" $sz "$out"
 done
 
 if [ "$(id -u)" -eq 0 ] && ip netns add "$NS" 2>/dev/null; then

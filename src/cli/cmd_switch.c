@@ -42,7 +42,7 @@ static void switch_usage(FILE *f)
 		"           port-set PORT [group=NAME] [promisc=on|off] | shutdown | raw JSON\n"
 		"       vireo switch attach (--name NAME | --socket PATH) --tap IFNAME\n"
 		"                    [--group NAME] [--mac MAC] [--promisc] [--port-name NAME]\n"
-		"       vireo switch perf (--name NAME | --socket PATH | --veth IFA,IFB)\n"
+		"       vireo switch perf (--name NAME | --socket PATH | --veth IFA,IFB | --core)\n"
 		"                    [--size BYTES] [--seconds N] [--transport shm|seqpacket]\n"
 		"                    [--group NAME]\n"
 		"SPEC: NAME[,vlan=VID][,trunk=VIDS][,native=VID][,rate=MBPS][,promisc][,mac-lock]\n"
@@ -519,16 +519,18 @@ static int switch_perf(int argc, char **argv)
 		{ "transport", required_argument, NULL, 'T' },
 		{ "veth", required_argument, NULL, 'v' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "core", no_argument, NULL, 'c' },
 		{ 0 }
 	};
 	const char *name = NULL, *sock = NULL, *transport = "shm", *veth = NULL, *group = NULL;
+	bool core = false;
 	struct vsw_perf_result r;
 	char path[4200];
 	double seconds = 3;
 	long size = 64;
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "n:s:S:t:T:v:g:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:s:S:t:T:v:g:c", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': name = optarg; break;
 		case 's': sock = optarg; break;
@@ -537,10 +539,14 @@ static int switch_perf(int argc, char **argv)
 		case 'T': transport = optarg; break;
 		case 'v': veth = optarg; break;
 		case 'g': group = optarg; break;
+		case 'c': core = true; break;
 		default: switch_usage(stderr); return 2;
 		}
 	}
-	if (veth) {
+	if (core) {
+		transport = "core";
+		err = vsw_perf_core((size_t)size, seconds, &r);
+	} else if (veth) {
 		char a[IF_NAMESIZE * 2 + 2], *b;
 
 		snprintf(a, sizeof(a), "%s", veth);
