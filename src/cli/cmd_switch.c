@@ -116,6 +116,17 @@ static int add_group(struct vsw_server_config *cfg, const char *spec)
 		fprintf(stderr, "vireo switch: %s\n", err);
 		return -EINVAL;
 	}
+	if (!strcmp(cfg->groups[cfg->ngroups].name, "default") ||
+	    !strcmp(cfg->groups[cfg->ngroups].name, "uplink")) {
+		fprintf(stderr, "vireo switch: group names 'default' and 'uplink' are reserved "
+			"(set the uplink's VLANs with --uplink-vlan/--uplink-trunk)\n");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->ngroups; i++)
+		if (!strcmp(cfg->groups[i].name, cfg->groups[cfg->ngroups].name)) {
+			fprintf(stderr, "vireo switch: group '%s' given twice\n", cfg->groups[i].name);
+			return -EINVAL;
+		}
 	cfg->ngroups++;
 	return 0;
 }
