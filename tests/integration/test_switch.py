@@ -729,3 +729,32 @@ def test_aging_real_clock(env):
     assert ctl(sock, {"cmd": "fdb"})["fdb"] == []
     assert ctl(sock, {"cmd": "info"})["fdb_entries"] == 0
     s.close()
+
+
+def test_control_garbage(env):
+    """Random bytes and ill-typed JSON on the control socket get errors, never a crash."""
+    import random
+    rnd = random.Random(6)
+    sock = env.switch("--group", "g,vlan=5")
+    values = [None, True, -1, 0, 2 ** 40, 1.5, "", "x" * 300, [], {}, [1, "2-1"], {"a": 1},
+              "02:56:52:00:00:01", "g", "default", 4095]
+    keys = ["cmd", "name", "port", "group", "vlan", "trunk", "native", "rate_mbps", "mac",
+            "promiscuous", "mac_lock", "transport"]
+    cmds = ["info", "ports", "fdb", "groups", "group-create", "group-modify", "group-delete",
+            "port-set", "attach", "fdb-flush", "nope", 7]
+    s, r = attach_raw(sock, name="victim")
+    for i in range(300):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c.connect(sock)
+        if i % 3 == 0:
+            c.send(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 200))))
+        else:
+            req = {k: rnd.choice(values) for k in rnd.sample(keys, rnd.randrange(0, 6))}
+            req["cmd"] = rnd.choice(cmds)
+            c.send(json.dumps(req).encode())
+        reply = c.recv(1 << 20)
+        assert reply and "ok" in json.loads(reply)
+        c.close()
+    assert ctl(sock, {"cmd": "info"})["ok"]
+    assert any(p["name"] == "victim" for p in ctl(sock, {"cmd": "ports"})["ports"])
+    s.close()
