@@ -192,6 +192,11 @@ static int switch_run(int argc, char **argv)
 		fprintf(stderr, "vireo switch: --hostfwd needs --uplink nat\n");
 		err = -EINVAL;
 	}
+	if (!err && trunk && cfg->uplink == VSW_UPLINK_NAT) {
+		/* slirp speaks untagged Ethernet: tagged frames would only be dropped. */
+		fprintf(stderr, "vireo switch: the NAT uplink carries one VLAN; use --uplink-vlan\n");
+		err = -EINVAL;
+	}
 	if (!err)
 		err = uplink_group(cfg, vlan, trunk, native);
 	if (err) {
