@@ -38,6 +38,8 @@ struct net_port {
 	struct shm_area *area;
 	struct shm_end tx, rx;
 	bool armed;             /* shm: rx `waiting` flag set */
+	bool busy_poll;         /* shm: never arm; the caller polls */
+	unsigned idle_polls;    /* busy-poll: empty polls since the last check */
 	struct nat *nat;
 	uint8_t mac[6];
 	bool mac_reserved;
@@ -454,6 +456,27 @@ static int shm_idle(struct net_port *p)
 	return p->armed ? -EAGAIN : 0;
 }
 
+/* Busy-poll mode, ring empty: a cheap answer, and now and then a health check. */
+static int shm_idle_polled(struct net_port *p)
+{
+	char b;
+
+	if (++p->idle_polls % 4096)
+		return -EAGAIN;
+	if (recv(p->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		return -EPIPE;
+	return -EAGAIN;
+}
+
+void net_port_set_busy_poll(struct net_port *p, bool on)
+{
+	p->busy_poll = on;
+	if (on && p->armed) {
+		shm_ring_disarm(&p->rx);
+		p->armed = false;
+	}
+}
+
 static ssize_t shm_recv(struct net_port *p, void *buf, size_t cap)
 {
 	for (;;) {
@@ -473,7 +496,7 @@ static ssize_t shm_recv(struct net_port *p, void *buf, size_t cap)
 			p->drops++;
 			continue;
 		}
-		r = shm_idle(p);
+		r = p->busy_poll ? shm_idle_polled(p) : shm_idle(p);
 		if (r)
 			return r;
 	}

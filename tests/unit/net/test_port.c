@@ -177,6 +177,10 @@ static void test_shm_and_seqpacket(void **state)
 	exchange(a, b);
 	exchange(a, c);
 	exchange(c, b);
+	/* Busy-poll mode: same frames, no wake-ups asked for. */
+	net_port_set_busy_poll(b, true);
+	exchange(a, b);
+	net_port_set_busy_poll(b, false);
 	assert_int_equal(net_port_send(a, ma, NET_FRAME_MAX + 1), -EMSGSIZE);
 	/* A batch: all queued, one notification, all delivered in order. */
 	{
