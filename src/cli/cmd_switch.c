@@ -37,7 +37,7 @@ static void switch_usage(FILE *f)
 		"                    [--hostfwd tcp:HADDR:HPORT-GADDR:GPORT]... [--group SPEC]...\n"
 		"                    [--aging SECONDS] [--verbose]\n"
 		"       vireo switch ctl (--name NAME | --socket PATH) [--json] COMMAND [ARGS]\n"
-		"           info | ports | fdb | fdb-flush | groups | group-create SPEC |\n"
+		"           info | ports | stats | fdb | fdb-flush | groups | group-create SPEC |\n"
 		"           group-modify SPEC | group-delete NAME |\n"
 		"           port-set PORT [group=NAME] [promisc=on|off] | shutdown | raw JSON\n"
 		"       vireo switch attach (--name NAME | --socket PATH) --tap IFNAME\n"

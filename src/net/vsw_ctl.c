@@ -259,6 +259,37 @@ static json_t *cmd_info(struct vsw_server *s, json_t *req)
 			 "aging_s", (json_int_t)(s->sw->fdb.aging_ns / 1000000000ULL));
 }
 
+/*
+ * Counters only: {"ports": {"<id>": {...}}, "total": {...}} plus the
+ * switch-wide ones.  With "port": ID, that port's counters alone.
+ */
+static json_t *cmd_stats(struct vsw_server *s, json_t *req)
+{
+	struct vsw_port_stats total = { 0 };
+	json_t *ports = json_object(), *want = json_object_get(req, "port");
+	char key[16];
+
+	for (uint32_t id = 1; id < s->sw->nports; id++) {
+		const struct vsw_port *p = s->sw->ports[id];
+
+		if (!p || (want && (!json_is_integer(want) || json_integer_value(want) != id)))
+			continue;
+		vsw_stats_add(&total, &p->stats);
+		snprintf(key, sizeof(key), "%u", id);
+		json_object_set_new(ports, key, vsw_stats_to_json(&p->stats));
+	}
+	if (want && !json_object_size(ports)) {
+		json_decref(ports);
+		return vsw_ctl_error("no such port");
+	}
+	return json_pack("{s:b, s:o, s:o, s:I, s:I, s:I, s:I}", "ok", 1, "ports", ports,
+			 "total", vsw_stats_to_json(&total),
+			 "flooded", (json_int_t)s->sw->flooded,
+			 "fdb_entries", (json_int_t)s->sw->fdb.count,
+			 "fdb_full_drops", (json_int_t)s->sw->fdb.full_drops,
+			 "fdb_moves", (json_int_t)s->sw->fdb.moves);
+}
+
 static json_t *cmd_shutdown(struct vsw_server *s, json_t *req)
 {
 	s->stop = true;
@@ -274,6 +305,7 @@ struct vsw_cmd {
 
 static const struct vsw_cmd vsw_cmds[] = {
 	{ "info", cmd_info },
+	{ "stats", cmd_stats },
 	{ "ports", cmd_ports },
 	{ "fdb", cmd_fdb },
 	{ "fdb-flush", cmd_fdb_flush },

@@ -650,6 +650,10 @@ def test_default_socket_and_raw_bad_frames(env):
     time.sleep(0.2)
     st = port_stats(sock, r["port"])
     assert (st["rx_runt"], st["rx_oversize"], st["rx_bad_tag"], st["rx_frames"]) == (1, 1, 2, 0)
+    stats = ctl(sock, {"cmd": "stats"})
+    assert stats["ports"][str(r["port"])] == st and stats["total"]["rx_runt"] == 1
+    assert ctl(sock, {"cmd": "stats", "port": r["port"]})["total"] == st
+    assert not ctl(sock, {"cmd": "stats", "port": 999})["ok"]
     assert ctl(sock, {"cmd": "info"})["ok"]
     s.close()
 
