@@ -67,8 +67,12 @@ class Env:
         self.counter += 1
         return "%s%s%d" % (prefix, self.tag, self.counter)
 
-    def spawn(self, *args):
-        p = subprocess.Popen([VIREO] + list(args), env=self.env, stdout=subprocess.PIPE,
+    def spawn(self, *args, ns=None):
+        """Run vireo with args, inside network namespace ns if given."""
+        cmd = [VIREO] + list(args)
+        if ns:
+            cmd = ["ip", "netns", "exec", ns] + cmd
+        p = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         self.procs.append(p)
         return p
@@ -87,10 +91,11 @@ class Env:
         raise AssertionError("no '%s' from %s: %s" % (what, p.args, p.stderr.read()
                                                        if p.poll() is not None else ""))
 
-    def switch(self, *args):
+    def switch(self, *args, ns=None):
+        """A switch process (in namespace ns: its tap uplink appears there)."""
         name = self.name("s")
         sock = os.path.join(self.tmp, name + ".sock")
-        p = self.spawn("switch", "--name", name, "--socket", sock, *args)
+        p = self.spawn("switch", "--name", name, "--socket", sock, *args, ns=ns)
         self.wait_line(p, "listening on")
         self.switches.append(p)
         return sock
@@ -108,7 +113,12 @@ class Env:
         return run("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
 
     def endpoint(self, sock, addr, group=None, mac=None, prefix=24):
-        """A namespace whose interface is a port on the switch at sock."""
+        """A namespace whose interface is a port on the switch at sock.
+
+        `vireo switch attach` runs inside the namespace, so its tap is
+        created there and never exists in the host's namespace; the switch
+        is reached through its unix socket, which namespaces do not split.
+        """
         ns = self.ns()
         tap = self.name("vt")
         args = ["switch", "attach", "--socket", sock, "--tap", tap]
@@ -116,19 +126,11 @@ class Env:
             args += ["--group", group]
         if mac:
             args += ["--mac", mac]
-        p = self.spawn(*args)
+        p = self.spawn(*args, ns=ns)
         line = self.wait_line(p, "attached")
         port = int(line.split("port ")[1].split(",")[0])
-        run("ip", "link", "set", tap, "netns", ns)
-        try:
-            if addr:
-                self.nsexec(ns, "ip", "addr", "add", "%s/%d" % (addr, prefix), "dev", tap)
-            self.nsexec(ns, "ip", "link", "set", tap, "up")
-        except AssertionError as e:
-            time.sleep(0.5)
-            raise AssertionError("%s; attach %s: %s; links: %s" % (
-                e, p.poll(), p.stderr.read() if p.poll() is not None else "",
-                self.nsexec(ns, "ip", "link").stdout))
+        if addr:
+            self.nsexec(ns, "ip", "addr", "add", "%s/%d" % (addr, prefix), "dev", tap)
         return ns, tap, port, p
 
     def close(self):
@@ -275,14 +277,12 @@ def test_promiscuous_and_mac_lock(env):
 def test_tap_uplink_access(env):
     """Bridged uplink: the host side of the tap is on the VMs' network."""
     up = env.name("vu")
+    h = env.ns()        # the "host" side; the switch runs here, so its tap does
     sock = env.switch("--uplink", "tap:" + up, "--uplink-vlan", "10",
-                      "--group", "red,vlan=10", "--group", "blue,vlan=20")
+                      "--group", "red,vlan=10", "--group", "blue,vlan=20", ns=h)
     a_ns, _, _, _ = env.endpoint(sock, "10.81.0.1", group="red")
     b_ns, _, _, _ = env.endpoint(sock, "10.81.0.2", group="blue")
-    h = env.ns()
-    run("ip", "link", "set", up, "netns", h)
     env.nsexec(h, "ip", "addr", "add", "10.81.0.254/24", "dev", up)
-    env.nsexec(h, "ip", "link", "set", up, "up")
     r = env.nsexec(h, "ping", "-c", "2", "-i", "0.2", "-W", "2", "10.81.0.1", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert tcp_roundtrip(env, h, "10.81.0.254", a_ns, "10.81.0.254", 5002) == "echo:200001"
@@ -344,13 +344,11 @@ print(json.dumps(seen), flush=True)
 @needs_netns
 def test_tap_uplink_trunk_tags(env):
     up = env.name("vu")
+    h = env.ns()
     sock = env.switch("--uplink", "tap:" + up, "--uplink-trunk", "10,20",
-                      "--group", "red,vlan=10", "--group", "blue,vlan=20")
+                      "--group", "red,vlan=10", "--group", "blue,vlan=20", ns=h)
     a_ns, _, _, _ = env.endpoint(sock, "10.81.0.1", group="red")
     b_ns, _, _, _ = env.endpoint(sock, "10.82.0.1", group="blue")
-    h = env.ns()
-    run("ip", "link", "set", up, "netns", h)
-    env.nsexec(h, "ip", "link", "set", up, "up")
     sniff = subprocess.Popen(["ip", "netns", "exec", h, "python3", "-c", SNIFFER, up, "3"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert sniff.stdout.readline().strip() == "ready", sniff.stderr.read()
