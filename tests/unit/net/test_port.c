@@ -6,6 +6,7 @@
  * client floods.
  */
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -502,28 +503,48 @@ static void test_hostile_ring(void **state)
 }
 
 
-/* A VM port backed straight by a tap device (root only). */
-static void test_net_port_tap(void **state)
+/* In a private network namespace: open a tap port, check it, close it. */
+static int tap_port_check(void)
 {
 	struct net_port *p, *q;
 	uint8_t mac[6], f[NET_FRAME_MAX];
 	char spec[64];
 
+	if (unshare(CLONE_NEWNET))
+		return 1;
+	if (net_port_open("tap=vtu0", &p))
+		return 2;
+	net_port_mac(p, mac);
+	if (mac[0] != NET_MAC_PREFIX0 || net_port_fd(p) < 0)
+		return 3;
+	if (net_port_recv(p, f, sizeof(f)) != -EAGAIN)
+		return 4;
+	/* Its MAC is taken on the host now. */
+	snprintf(spec, sizeof(spec), "tap=vtv0,mac=%02x:%02x:%02x:%02x:%02x:%02x",
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	if (net_port_open(spec, &q) != -EADDRINUSE)
+		return 5;
+	net_port_close(p);
+	return 0;
+}
+
+/* A VM port backed straight by a tap device (root only). */
+static void test_net_port_tap(void **state)
+{
+	pid_t pid;
+	int st;
+
 	if (geteuid() != 0) {
 		print_message("skipped: tap devices need root\n");
 		skip();
 	}
-	snprintf(spec, sizeof(spec), "tap=vtu%d", (int)getpid() % 100000);
-	assert_int_equal(net_port_open(spec, &p), 0);
-	net_port_mac(p, mac);
-	assert_int_equal(mac[0], NET_MAC_PREFIX0);
-	assert_true(net_port_fd(p) >= 0);
-	assert_int_equal(net_port_recv(p, f, sizeof(f)), -EAGAIN);
-	/* Its MAC is taken on the host now. */
-	snprintf(spec, sizeof(spec), "tap=vtv%d,mac=%02x:%02x:%02x:%02x:%02x:%02x",
-		 (int)getpid() % 100000, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-	assert_int_equal(net_port_open(spec, &q), -EADDRINUSE);
-	net_port_close(p);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(tap_port_check());
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 int main(void)
