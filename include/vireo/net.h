@@ -86,7 +86,8 @@ ssize_t net_port_recv(struct net_port *p, void *buf, size_t cap) WUR;
  * Busy-poll mode, for a caller that polls the port in a loop anyway (a
  * benchmark, a poll-mode device thread): net_port_recv on an empty queue
  * returns -EAGAIN at once, with no syscall and without asking the peer to
- * wake us, and the readiness fd is not signalled.  A dead switch is still
+ * wake us, and the readiness fd is not signalled (switching the mode on
+ * clears a pending wake-up).  A dead switch is still
  * noticed (-EPIPE), on one empty poll in 4096.  Only the shared-memory
  * transport has a cheaper path; other transports ignore the setting.
  */

@@ -470,11 +470,18 @@ static int shm_idle_polled(struct net_port *p)
 
 void net_port_set_busy_poll(struct net_port *p, bool on)
 {
+	uint64_t v;
+
 	p->busy_poll = on;
-	if (on && p->armed) {
+	if (!on || p->kind != PORT_SHM)
+		return;
+	if (p->armed) {
 		shm_ring_disarm(&p->rx);
 		p->armed = false;
 	}
+	/* Drop a wake-up already sent, so the fd does not stay readable. */
+	if (read(p->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("net: port %u: wake-up fd", p->id);
 }
 
 static ssize_t shm_recv(struct net_port *p, void *buf, size_t cap)

@@ -123,14 +123,16 @@ static size_t nports(const char *path)
 /* Receive with a deadline, through the fd, as an event loop would. */
 static ssize_t recv_wait(struct net_port *p, uint8_t *buf, int ms)
 {
-	for (int waited = 0; waited <= ms; waited += 10) {
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000;
+
+	do {
 		struct pollfd pf = { .fd = net_port_fd(p), .events = POLLIN };
 		ssize_t n = net_port_recv(p, buf, NET_FRAME_MAX);
 
 		if (n != -EAGAIN)
 			return n;
 		poll(&pf, 1, 10);
-	}
+	} while (now_ns() < end);
 	return -EAGAIN;
 }
 
