@@ -53,8 +53,27 @@ struct port_spec {
 	char *target;           /* socket path or ifname */
 	const char *mac, *group, *name;
 	bool promisc;
+	int transport;          /* PORT_SHM or PORT_SEQPACKET if given, else -1 */
 	struct nat_config nat;
 };
+
+/* Options that only make sense for some kinds of port. */
+static int spec_check(struct port_spec *ps)
+{
+	bool on_switch = ps->kind == PORT_SHM;
+
+	if (!on_switch && (ps->group || ps->name || ps->promisc || ps->transport >= 0)) {
+		log_warnx("net: group=, name=, promisc and transport= are for switch ports");
+		return -EINVAL;
+	}
+	if (ps->kind != PORT_NAT && ps->nat.nfwd) {
+		log_warnx("net: hostfwd= is for nat ports");
+		return -EINVAL;
+	}
+	if (on_switch && ps->transport == PORT_SEQPACKET)
+		ps->kind = PORT_SEQPACKET;
+	return 0;
+}
 
 static int spec_option(struct port_spec *ps, char *tok)
 {
@@ -71,9 +90,9 @@ static int spec_option(struct port_spec *ps, char *tok)
 	else if (!strcmp(tok, "promisc") && !val)
 		ps->promisc = true;
 	else if (!strcmp(tok, "transport") && val && !strcmp(val, "seqpacket"))
-		ps->kind = ps->kind == PORT_SHM ? PORT_SEQPACKET : ps->kind;
+		ps->transport = PORT_SEQPACKET;
 	else if (!strcmp(tok, "transport") && val && !strcmp(val, "shm"))
-		;
+		ps->transport = PORT_SHM;
 	else if (!strcmp(tok, "hostfwd") && val && ps->nat.nfwd < NAT_HOSTFWD_MAX)
 		return nat_fwd_parse(val, &ps->nat.fwd[ps->nat.nfwd++]);
 	else
@@ -87,6 +106,7 @@ static int spec_parse(char *spec, struct port_spec *ps)
 	char *save = NULL, *tok = strtok_r(spec, ",", &save);
 
 	memset(ps, 0, sizeof(*ps));
+	ps->transport = -1;
 	if (!tok)
 		return -EINVAL;
 	if (!strncmp(tok, "switch=", 7) && tok[7]) {
@@ -105,7 +125,7 @@ static int spec_parse(char *spec, struct port_spec *ps)
 			log_warnx("net: bad port option '%s'", tok);
 			return -EINVAL;
 		}
-	return 0;
+	return spec_check(ps);
 }
 
 static int switch_connect(const char *path)
