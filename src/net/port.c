@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -131,6 +132,8 @@ static int spec_parse(char *spec, struct port_spec *ps)
 static int switch_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	/* A hung switch must not hang the VM: the attach reply has 5 s. */
+	struct timeval tv = { .tv_sec = 5 };
 	int fd, err;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -139,6 +142,12 @@ static int switch_connect(const char *path)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		close(fd);
@@ -258,8 +267,10 @@ static int switch_open(struct net_port *p, const struct port_spec *ps)
 	if (err)
 		return err;
 	reply = attach_reply(p->sock, fds, &nfds);
-	if (!reply)
+	if (!reply) {
+		log_warnx("net: switch %s did not answer the attach request", ps->target);
 		return -EPROTO;
+	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		const char *msg = json_string_value(json_object_get(reply, "error"));
 
