@@ -414,6 +414,7 @@ json_t *vsw_conn_attach(struct vsw_server *s, struct vsw_conn *c, json_t *req, i
 	const char *group = json_string_value(json_object_get(req, "group"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	char err[256] = "", macs[NET_MAC_STRLEN];
+	json_t *reply;
 	uint8_t mac[6];
 	bool shm = !transport || !strcmp(transport, "shm");
 	int r;
@@ -441,11 +442,14 @@ json_t *vsw_conn_attach(struct vsw_server *s, struct vsw_conn *c, json_t *req, i
 	log_info("switch %s: port %u (%s) attached, MAC %s, group %s, %s", s->sw->name,
 		 c->port->id, c->port->name, net_mac_format(mac, macs), c->port->group->name,
 		 vsw_conn_transport(c));
-	return json_pack("{s:b, s:i, s:s, s:s, s:s, s:i, s:i}", "ok", 1,
-			 "port", (json_int_t)c->port->id, "mac", macs,
-			 "group", c->port->group->name, "transport", vsw_conn_transport(c),
-			 "slots", (json_int_t)SHM_RING_SLOTS,
-			 "slot_size", (json_int_t)SHM_RING_SLOT_SIZE);
+	reply = json_pack("{s:b, s:i, s:s, s:s, s:s}", "ok", 1, "port", (json_int_t)c->port->id,
+			  "mac", macs, "group", c->port->group->name,
+			  "transport", vsw_conn_transport(c));
+	if (reply && shm) {
+		json_object_set_new(reply, "slots", json_integer(SHM_RING_SLOTS));
+		json_object_set_new(reply, "slot_size", json_integer(SHM_RING_SLOT_SIZE));
+	}
+	return reply;
 }
 
 static void on_ctl(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)

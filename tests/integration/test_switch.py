@@ -760,3 +760,35 @@ def test_control_garbage(env):
     assert ctl(sock, {"cmd": "info"})["ok"]
     assert any(p["name"] == "victim" for p in ctl(sock, {"cmd": "ports"})["ports"])
     s.close()
+
+
+GOLDEN_PORTS = """\
+ID   NAME         MAC               GROUP      TRANSPORT PRM         RX         TX    DROPS
+1    vm1          02:00:00:00:00:01 web        seqpacket no           0          0        0
+2    vm2          02:00:00:00:00:02 tr         seqpacket yes          0          0        0
+"""
+
+GOLDEN_GROUPS = [
+    {"name": "default", "mode": "access", "vlan": 1, "rate_mbps": 0, "promiscuous": False,
+     "mac_lock": False, "ports": 0},
+    {"name": "web", "mode": "access", "vlan": 10, "rate_mbps": 100, "promiscuous": False,
+     "mac_lock": True, "ports": 1},
+    {"name": "tr", "mode": "trunk", "trunk": [10, "20-22"], "native": 10, "rate_mbps": 0,
+     "promiscuous": True, "mac_lock": False, "ports": 1},
+]
+
+
+def test_ctl_golden_output(env):
+    """The ctl table and the groups JSON, byte for byte / key for key."""
+    sock = env.switch("--group", "web,vlan=10,rate=100,mac-lock",
+                      "--group", "tr,trunk=10:20-22,native=10,promisc")
+    a, r1 = attach_raw(sock, name="vm1", mac="02:00:00:00:00:01", group="web")
+    b, r2 = attach_raw(sock, name="vm2", mac="02:00:00:00:00:02", group="tr", promiscuous=True)
+    assert r1 == {"ok": True, "port": 1, "mac": "02:00:00:00:00:01", "group": "web",
+                  "transport": "seqpacket"}
+    out = subprocess.run([VIREO, "switch", "ctl", "--socket", sock, "ports"],
+                         capture_output=True, text=True, env=env.env, check=True).stdout
+    assert out == GOLDEN_PORTS
+    assert ctl(sock, {"cmd": "groups"}) == {"ok": True, "groups": GOLDEN_GROUPS}
+    a.close()
+    b.close()
