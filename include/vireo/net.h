@@ -11,8 +11,11 @@
  *                frames over shared-memory rings (or over the socket with
  *                transport=seqpacket);
  *   tap=IFNAME   a host tap device (created if missing; needs CAP_NET_ADMIN);
- *   nat          a private user-mode NAT (libslirp) for this port alone:
- *                DHCP, DNS, outbound TCP/UDP, port forwards; no root.
+ *   nat          a private user-mode NAT (libslirp, on a thread the port
+ *                owns) for this port alone: DHCP, DNS, outbound TCP/UDP,
+ *                port forwards; no root.
+ *
+ * The spec is meant to be what a VM's `--net SPEC` option takes verbatim.
  *
  * Spec syntax (net_port_open):
  *   switch=PATH[,mac=MAC][,group=GROUP][,name=NAME][,promisc][,transport=shm|seqpacket]
