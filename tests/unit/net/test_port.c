@@ -549,6 +549,63 @@ static void test_net_port_tap(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * Random scribbles on both rings of several ports, with kicks, while an
+ * honest port keeps talking: ports may be cut off, the switch must live
+ * and keep switching.
+ */
+static void test_hostile_ring_random(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t seed = 0x5eed;
+	struct net_port *good, *peer;
+
+	open_port(fx, ",name=good", &good);
+	open_port(fx, ",name=peer", &peer);
+	for (int round = 0; round < 20; round++) {
+		struct shm_area *area;
+		int fds[3], sock;
+		uint32_t id;
+
+		sock = raw_attach(fx, fds, &area, &id);
+		for (int i = 0; i < 200; i++) {
+			uint32_t v, slot;
+
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			v = (uint32_t)seed;
+			slot = (uint32_t)(seed >> 32) % SHM_RING_SLOTS;
+			switch (i % 4) {
+			case 0:
+				atomic_store(&area->to_switch.prod, v % (2 * SHM_RING_SLOTS));
+				break;
+			case 1:
+				memcpy(area->to_switch.slot[slot], &v, 4);
+				memset(area->to_switch.slot[slot] + 4, (int)v, 64);
+				break;
+			case 2:
+				atomic_store(&area->to_port.cons, v);
+				atomic_store(&area->to_port.waiting, v & 1);
+				break;
+			default:
+				kick(fds[1]);
+				break;
+			}
+		}
+		munmap(area, sizeof(*area));
+		for (int i = 0; i < 3; i++)
+			close(fds[i]);
+		close(sock);
+		exchange(good, peer);
+	}
+	net_port_close(good);
+	net_port_close(peer);
+	for (int i = 0; i < 100 && nports(fx->path) != 0; i++)
+		usleep(10000);
+	assert_int_equal(nports(fx->path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_responsive_under_flood),
 		cmocka_unit_test(test_control_errors),
 		cmocka_unit_test(test_hostile_ring),
+		cmocka_unit_test(test_hostile_ring_random),
 		cmocka_unit_test(test_net_port_tap),
 	};
 
