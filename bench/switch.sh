@@ -27,11 +27,16 @@ export VIREO_RUN_DIR=$RUN
 SOCK=$RUN/bench.sock
 NS=vswbench$$
 cleanup() {
-	[ -n "${SW:-}" ] && kill "$SW" 2>/dev/null && wait "$SW" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null || true
+	set +e
+	if [ -n "${SW:-}" ]; then
+		kill "$SW" 2>/dev/null
+		wait "$SW" 2>/dev/null
+	fi
+	ip netns del "$NS" 2>/dev/null
 	rm -rf "$RUN"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 taskset -c "$SWITCH_CPU" "$VIREO" switch --name bench --socket "$SOCK" >/dev/null &
 SW=$!
