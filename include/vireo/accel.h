@@ -46,7 +46,11 @@ struct accel_ops {
 	 * HLT and from a guest spinning with interrupts off.
 	 */
 	int (*vcpu_run)(struct vcpu *vcpu);
-	/* From any thread: make vcpu_run return soon. */
+	/*
+	 * From any thread: make vcpu_run return soon.  Sticky: a kick that
+	 * arrives while the vCPU is outside vcpu_run makes the next call
+	 * return VCPU_EXIT_KICK at once (the core re-checks VM state then).
+	 */
 	void (*vcpu_kick)(struct vcpu *vcpu);
 
 	/* Register access: only while the vCPU is not inside vcpu_run. */

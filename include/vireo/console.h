@@ -22,9 +22,9 @@ typedef void (*console_input_fn)(void *opaque, const uint8_t *buf, size_t len);
 /* in_fd may be -1 (no input).  Does not take ownership of the fds. */
 int console_create(struct vm *vm, int in_fd, int out_fd, struct console **out) WUR;
 void console_destroy(struct console *con);
-/* Output from the guest device: any thread; never blocks the vCPU for long. */
+/* Output from the guest device: any thread.  con may be NULL (no console: dropped). */
 void console_write(struct console *con, const uint8_t *buf, size_t len);
-/* The device that receives input (one at a time). */
+/* The device that receives input (one at a time).  con may be NULL. */
 void console_set_input(struct console *con, console_input_fn fn, void *opaque);
 
 #endif
