@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The CPU core: reset state, control registers and mode changes, the
+ * fetch-decode-execute loop, exception dispatch with double and triple
+ * fault detection (Intel SDM Vol. 3 §6.15 "Interrupt 8", Table 6-5), and
+ * interrupt acceptance at instruction boundaries (§6.8, §6.9).
+ */
+#include <string.h>
+
+#include "accel/emu/cpu.h"
+#include "accel/emu/ops.h"
+
+static void seg_reset(struct x86_segment *s, uint16_t sel, uint64_t base, uint8_t type)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->base = base;
+	s->limit = 0xffff;
+	s->type = type;
+	s->s = 1;
+	s->present = 1;
+}
+
+/* Power-on / INIT state (Intel SDM Vol. 3 §9.1.1, Table 9-1). */
+void emu_cpu_reset(struct emu_cpu *c)
+{
+	memset(c->gpr, 0, sizeof(c->gpr));
+	c->gpr[R_DX] = 0x600;   /* family 6 */
+	c->rip = 0xfff0;
+	c->rflags = X86_RFLAGS_FIXED;
+	c->cc_op = CC_EFLAGS;
+	seg_reset(&c->seg[S_CS], 0xf000, 0xffff0000, 0xb);
+	for (int s = 0; s < 6; s++)
+		if (s != S_CS)
+			seg_reset(&c->seg[s], 0, 0, 0x3);
+	memset(&c->ldt, 0, sizeof(c->ldt));
+	c->ldt.limit = 0xffff;
+	c->ldt.type = 2;
+	c->ldt.present = 1;
+	memset(&c->tr, 0, sizeof(c->tr));
+	c->tr.limit = 0xffff;
+	c->tr.type = 0xb;
+	c->tr.present = 1;
+	c->gdt.base = c->idt.base = 0;
+	c->gdt.limit = c->idt.limit = 0xffff;
+	c->cr0 = 0x60000010;
+	c->cr2 = c->cr3 = c->cr4 = c->cr8 = c->efer = 0;
+	memset(c->dr, 0, sizeof(c->dr));
+	c->dr[6] = 0xffff0ff0;
+	c->dr[7] = 0x400;
+	c->star = c->lstar = c->cstar = c->sfmask = c->kernel_gs_base = c->tsc_aux = 0;
+	c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;
+	c->pat = 0x0007040600070406ULL;
+	c->misc_enable = 1;     /* fast strings */
+	c->mxcsr = 0x1f80;
+	memset(c->xmm, 0, sizeof(c->xmm));
+	emu_x87_reset(c);
+	c->cpl = 0;
+	c->halted = false;
+	c->irq_inhibit = false;
+	c->inhibit_icount = ~0ULL;
+	c->nmi_blocked = false;
+	c->delivering = -1;
+	c->shutdown = false;
+	emu_tlb_flush(c, false);
+	emu_cpu_update_mode(c);
+}
+
+void emu_cpu_update_mode(struct emu_cpu *c)
+{
+	if (!(c->cr0 & X86_CR0_PE)) {
+		c->mode = EMU_MODE_REAL;
+		c->cpl = 0;
+	} else if (c->efer & EFER_LMA) {
+		c->mode = EMU_MODE_LONG;
+	} else {
+		c->mode = EMU_MODE_PROT;
+		if (c->rflags & FL_VM)
+			c->cpl = 3;
+	}
+	c->code64 = c->mode == EMU_MODE_LONG && c->seg[S_CS].l;
+	c->def_size = (!c->code64 && !c->seg[S_CS].db) ? 2 : 4;
+	c->stack_size = c->code64 ? 8 : c->seg[S_SS].db ? 4 : 2;
+}
+
+/* MOV to CR0 (Intel SDM Vol. 3 §2.5, §9.8.5 for IA-32e activation). */
+void emu_cpu_set_cr0(struct emu_cpu *c, uint64_t v)
+{
+	uint64_t changed;
+
+	if (v >> 32)
+		emu_raise_gp(c, 0);
+	v |= X86_CR0_ET;
+	if ((v & X86_CR0_PG) && !(v & X86_CR0_PE))
+		emu_raise_gp(c, 0);
+	if ((v & X86_CR0_NW) && !(v & X86_CR0_CD))
+		emu_raise_gp(c, 0);
+	changed = v ^ c->cr0;
+	if ((changed & X86_CR0_PG) && (v & X86_CR0_PG) && (c->efer & EFER_LME)) {
+		if (!(c->cr4 & X86_CR4_PAE))
+			emu_raise_gp(c, 0);
+		c->efer |= EFER_LMA;
+	}
+	if ((changed & X86_CR0_PG) && !(v & X86_CR0_PG)) {
+		if (c->code64)
+			emu_raise_gp(c, 0);
+		c->efer &= ~EFER_LMA;
+	}
+	c->cr0 = v;
+	if (changed & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)) {
+		emu_tlb_flush(c, false);
+		c->code_gen++;
+	}
+	emu_cpu_update_mode(c);
+}
+
+void emu_cpu_set_cr4(struct emu_cpu *c, uint64_t v)
+{
+	/* Supported: VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT. */
+	const uint64_t ok = 0x7ff;
+	uint64_t changed = v ^ c->cr4;
+
+	if (v & ~ok)
+		emu_raise_gp(c, 0);
+	if ((c->efer & EFER_LMA) && !(v & X86_CR4_PAE))
+		emu_raise_gp(c, 0);
+	c->cr4 = v;
+	if (changed & (X86_CR4_PGE | X86_CR4_PAE | X86_CR4_PSE)) {
+		emu_tlb_flush(c, false);
+		c->code_gen++;
+	}
+}
+
+void emu_cpu_set_cr3(struct emu_cpu *c, uint64_t v)
+{
+	if ((c->efer & EFER_LMA) && (v >> 52))
+		emu_raise_gp(c, 0);
+	c->cr3 = v;
+	emu_tlb_flush(c, true);
+	c->code_gen++;
+}
+
+int emu_cpu_set_efer(struct emu_cpu *c, uint64_t v)
+{
+	const uint64_t ok = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+
+	if (v & ~ok)
+		return -1;
+	if ((c->cr0 & X86_CR0_PG) && ((v ^ c->efer) & EFER_LME))
+		return -1;
+	v = (v & ~EFER_LMA) | (c->efer & EFER_LMA);
+	if ((v ^ c->efer) & EFER_NXE)
+		emu_tlb_flush(c, false);
+	c->efer = v;
+	emu_cpu_update_mode(c);
+	return 0;
+}
+
+_Noreturn void emu_raise(struct emu_cpu *c, int vec, uint32_t err, bool has_err)
+{
+	c->exc_vec = vec;
+	c->exc_err = err;
+	c->exc_has_err = has_err;
+	longjmp(c->jmp, 1);
+}
+
+static bool contributory(int v)
+{
+	return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
+}
+
+/*
+ * An exception was raised: decide between delivering it, a double fault
+ * and a triple fault.  Returns 1 on triple fault (shutdown), else 0.
+ */
+static int exception_dispatch(struct emu_cpu *c)
+{
+	int vec = c->exc_vec, first = c->delivering;
+	uint32_t err = c->exc_err;
+	bool has_err = c->exc_has_err;
+
+	if (first >= 0) {
+		if (first == EXC_DF) {
+			c->shutdown = true;
+			return 1;
+		}
+		if ((contributory(first) && contributory(vec)) ||
+		    (first == EXC_PF && (contributory(vec) || vec == EXC_PF))) {
+			vec = EXC_DF;
+			err = 0;
+			has_err = true;
+		}
+	}
+	c->delivering = vec;
+	c->exc_vec = vec;
+	emu_deliver(c, vec, err, has_err, false, c->rip);
+	c->delivering = -1;
+	return 0;
+}
+
+/* Accept an external interrupt or NMI if one is deliverable now. */
+static void check_interrupts(struct emu_cpu *c)
+{
+	if (c->icount == c->inhibit_icount)
+		return;
+	if (c->nmi_pending && !c->nmi_blocked) {
+		c->nmi_pending = 0;
+		c->nmi_blocked = true;
+		c->halted = false;
+		c->delivering = 256 + EXC_NMI;
+		emu_deliver(c, EXC_NMI, 0, false, false, c->rip);
+		c->delivering = -1;
+		return;
+	}
+	if ((c->rflags & FL_IF) && c->irq_pending) {
+		int vec = c->irq_pending(c);
+		if (vec < 0) {
+			c->irq_hint = 0;
+			return;
+		}
+		if (c->irq_ack)
+			vec = c->irq_ack(c, vec);
+		c->halted = false;
+		c->delivering = 256 + vec;   /* faults while delivering are benign-serial */
+		emu_deliver(c, vec, 0, false, false, c->rip);
+		c->delivering = -1;
+	}
+}
+
+int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *exc_out)
+{
+	uint64_t end = max_insns ? c->icount + max_insns : ~0ULL;
+
+	if (exc_out)
+		*exc_out = -1;
+	if (setjmp(c->jmp)) {
+		/* A guest exception.  RIP still points at the faulting instruction. */
+		c->rip = c->step_rip;
+		if (c->delivering >= 256)
+			c->delivering = -1;
+		if (stop_on_exc) {
+			if (exc_out)
+				*exc_out = c->exc_vec;
+			c->delivering = -1;
+			return 0;
+		}
+		if (c->delivering < 0 && c->exc_vec == EXC_DF)
+			c->delivering = -1;
+		if (exception_dispatch(c))
+			return 1;
+	}
+	for (;;) {
+		if (__builtin_expect(c->exit_request | c->irq_hint | c->nmi_pending | c->halted, 0) ||
+		    __builtin_expect(--c->poll_countdown == 0, 0)) {
+			if (c->poll_countdown == 0) {
+				c->poll_countdown = 1024;
+				if (c->poll)
+					c->poll(c);
+			}
+			if (c->exit_request)
+				return 0;
+			c->step_rip = c->rip;
+			check_interrupts(c);
+			if (c->halted) {
+				if (!c->halt)
+					return 0;
+				c->halt(c);
+				continue;
+			}
+		}
+		if (c->icount >= end)
+			return 0;
+		if (c->stop_hi && (c->rip < c->stop_lo || c->rip >= c->stop_hi))
+			return 0;
+		c->step_rip = c->rip;
+		emu_decode(c, &c->insn);
+		emu_exec(c, &c->insn);
+		c->icount++;
+		if (c->irq_inhibit) {
+			c->irq_inhibit = false;
+			c->inhibit_icount = c->icount;
+		}
+	}
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef VIREO_EMU_OPS_H
+#define VIREO_EMU_OPS_H
+
+/* Register and operand helpers shared by the instruction handlers. */
+#include "accel/emu/cpu.h"
+
+static inline uint64_t size_mask(int size)
+{
+	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline int64_t sign_ext(uint64_t v, int size)
+{
+	int sh = 64 - 8 * size;
+	return (int64_t)(v << sh) >> sh;
+}
+
+/* Read GPR r at `size` bytes; byte registers 4-7 are AH-BH without REX. */
+static inline uint64_t reg_get(const struct emu_cpu *c, int r, int size, bool rex)
+{
+	if (size == 1 && !rex && r >= 4 && r < 8)
+		return (c->gpr[r - 4] >> 8) & 0xff;
+	return c->gpr[r] & size_mask(size);
+}
+
+/* Write GPR r: 32-bit writes zero-extend, 8/16-bit writes merge. */
+static inline void reg_set(struct emu_cpu *c, int r, uint64_t v, int size, bool rex)
+{
+	switch (size) {
+	case 1:
+		if (!rex && r >= 4 && r < 8)
+			c->gpr[r - 4] = (c->gpr[r - 4] & ~0xff00ULL) | ((v & 0xff) << 8);
+		else
+			c->gpr[r] = (c->gpr[r] & ~0xffULL) | (v & 0xff);
+		break;
+	case 2:
+		c->gpr[r] = (c->gpr[r] & ~0xffffULL) | (v & 0xffff);
+		break;
+	case 4:
+		c->gpr[r] = v & 0xffffffffULL;
+		break;
+	default:
+		c->gpr[r] = v;
+		break;
+	}
+}
+
+/* Make sure [la, la+size) is writable now, so a later write cannot fault. */
+static inline void prep_write(struct emu_cpu *c, uint64_t la, int size)
+{
+	bool u = emu_user(c);
+	struct emu_tlb_entry *e = &c->tlb[u][(la >> 12) & (EMU_TLB_SIZE - 1)];
+
+	if (e->tag_w == (la & ~0xfffULL) && (la & 0xfff) <= 0x1000u - size)
+		return;
+	emu_mmu_translate(c, la, ACC_WRITE, u);
+	if (((la & 0xfff) + size) > 0x1000)
+		emu_mmu_translate(c, la + size - 1, ACC_WRITE, u);
+}
+
+#endif
