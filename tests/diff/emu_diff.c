@@ -14,8 +14,13 @@
  * first trial is "unimplemented": counted, and a failure only if it is in
  * the expected-implemented list (patterns, one per line).
  *
+ * A form that differs fails the run unless it matches the known-differences
+ * list (interpreter bugs already reported, each with its reason): those are
+ * printed as KNOWN and counted, and a known form that passes is printed as
+ * FIXED so the list shrinks.  New differences always fail.
+ *
  * Usage: emu-diff [--trials N] [--seed S] [--jobs J] [--expected FILE]
- *                 [--filter SUBSTR] [--quiet] [--list] [--self]
+ *                 [--known FILE] [--filter SUBSTR] [--quiet] [--list] [--self]
  *
  * --self runs the host against itself: a check of the harness (inputs,
  * masks, the native runner) that needs no interpreter.
@@ -52,6 +57,7 @@ struct options {
 	uint64_t seed;
 	int jobs;
 	const char *expected;
+	const char *known;
 	const char *filter;
 	bool quiet, list;
 	bool self;              /* compare the host with itself (harness check) */
@@ -552,6 +558,17 @@ static bool patterns_match(const struct patterns *p, const char *name)
 	return false;
 }
 
+/* A line naming exactly this form (not a wildcard that also covers it). */
+static bool patterns_name(const struct patterns *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->pat[i], name) == 0)
+			return true;
+	return false;
+}
+
 /* ---- scheduling: up to `jobs` children at once ---- */
 
 struct slot {
@@ -666,11 +683,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->jobs = atoi(v), i++;
 		} else if (v && !strcmp(a, "--expected")) {
 			o->expected = v, i++;
+		} else if (v && !strcmp(a, "--known")) {
+			o->known = v, i++;
 		} else if (v && !strcmp(a, "--filter")) {
 			o->filter = v, i++;
 		} else {
 			fprintf(stderr, "usage: emu-diff [--trials N] [--seed S] [--jobs J] "
-				"[--expected FILE] [--filter SUBSTR] [--quiet] [--list] [--self]\n");
+				"[--expected FILE] [--known FILE] [--filter SUBSTR] [--quiet] [--list] [--self]\n");
 			return -1;
 		}
 	}
@@ -692,12 +711,14 @@ int main(int argc, char **argv)
 	static bool selected[MAX_FORMS];
 	int nforms, i, nsel = 0, counts[ST_HARNESS + 1] = { 0 }, failures = 0;
 	struct form_result *results;
-	struct patterns expected;
+	struct patterns expected, known;
+	int nknown = 0, nfixed = 0;
 	struct options o;
 	struct timespec t0, t1;
 	double secs;
 
-	if (parse_args(argc, argv, &o) || patterns_load(o.expected, &expected))
+	if (parse_args(argc, argv, &o) || patterns_load(o.expected, &expected) ||
+	    patterns_load(o.known, &known))
 		return 2;
 	nforms = diff_forms_build(forms, MAX_FORMS);
 	for (i = 0; i < nforms; i++) {
@@ -729,25 +750,35 @@ int main(int argc, char **argv)
 	for (i = 0; i < nforms; i++) {
 		struct form_result *r = &results[i];
 		bool expect = patterns_match(&expected, forms[i].name);
-		bool fail = r->status == ST_DIFF || r->status == ST_CRASH ||
-			    r->status == ST_HARNESS || (r->status == ST_UNIMPL && expect);
+		bool is_known = patterns_match(&known, forms[i].name);
+		bool fail = r->status == ST_CRASH || r->status == ST_HARNESS ||
+			    (r->status == ST_DIFF && !is_known) ||
+			    (r->status == ST_UNIMPL && expect);
+		const char *label = status_name(r->status);
 
 		if (!selected[i])
 			continue;
 		counts[r->status]++;
 		failures += fail;
-		if (o.quiet && !fail)
+		if (r->status == ST_DIFF && is_known) {
+			label = "KNOWN";
+			nknown++;
+		} else if (r->status == ST_PASS && patterns_name(&known, forms[i].name)) {
+			label = "FIXED";
+			nfixed++;
+		}
+		if (o.quiet && !fail && r->status != ST_DIFF && strcmp(label, "FIXED"))
 			continue;
-		printf("%-7s %-40s %s%s%s\n", status_name(r->status), forms[i].name,
+		printf("%-7s %-40s %s%s\n", label, forms[i].name,
 		       r->status == ST_UNIMPL && expect ? "(expected implemented) " : "",
-		       r->status == ST_PASS ? "" : r->msg,
-		       r->status == ST_PASS ? "" : "");
+		       r->status != ST_PASS ? r->msg :
+		       strcmp(label, "FIXED") ? "" : "passes now: drop it from the known list");
 	}
 	printf("\nemu-diff: %d forms, %d trials each (seed %#" PRIx64 "), %.1f s: "
-	       "%d pass, %d differ, %d unimplemented, %d crashed, %d harness errors; "
-	       "%d expected-implemented patterns\n",
-	       nsel, o.trials, o.seed, secs, counts[ST_PASS], counts[ST_DIFF],
-	       counts[ST_UNIMPL], counts[ST_CRASH], counts[ST_HARNESS], expected.n);
+	       "%d pass, %d differ (%d of them known), %d unimplemented, %d crashed, "
+	       "%d harness errors; %d known forms pass now; %d expected-implemented patterns\n",
+	       nsel, o.trials, o.seed, secs, counts[ST_PASS], counts[ST_DIFF], nknown,
+	       counts[ST_UNIMPL], counts[ST_CRASH], counts[ST_HARNESS], nfixed, expected.n);
 	if (failures)
 		printf("emu-diff: FAIL (%d forms)\n", failures);
 	return failures ? 1 : 0;
