@@ -253,7 +253,7 @@ static void make_input(const struct form *f, uint64_t seed, struct emu_test_stat
 		st->gpr[RCX] = rng_next(&s) % 17;
 		/* Matching strings now and then, so REPE runs on. */
 		if (rng_next(&s) & 1)
-			memcpy(st->mem + (st->gpr[RDI] - EMU_TEST_MEM_GVA),
+			memmove(st->mem + (st->gpr[RDI] - EMU_TEST_MEM_GVA),
 			       st->mem + (st->gpr[RSI] - EMU_TEST_MEM_GVA), 64);
 	}
 	if ((f->count_imm == -1) && (rng_next(&s) & 1))
@@ -548,6 +548,17 @@ static int patterns_load(const char *path, struct patterns *p)
 	return 0;
 }
 
+static void patterns_free(struct patterns *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		free(p->pat[i]);
+	free(p->pat);
+	p->pat = NULL;
+	p->n = 0;
+}
+
 static bool patterns_match(const struct patterns *p, const char *name)
 {
 	int i;
@@ -781,5 +792,8 @@ int main(int argc, char **argv)
 	       counts[ST_UNIMPL], counts[ST_CRASH], counts[ST_HARNESS], nfixed, expected.n);
 	if (failures)
 		printf("emu-diff: FAIL (%d forms)\n", failures);
+	patterns_free(&expected);
+	patterns_free(&known);
+	munmap(results, sizeof(*results) * nforms);
 	return failures ? 1 : 0;
 }
