@@ -8,9 +8,11 @@
 #include "vireo/log.h"
 
 static const struct device_ops *const default_devices[] = {
+	/* The PCI host bridge first: PCI devices find it on vm->devices. */
+	&pci_host_ops,
 	&ns8250_com1_ops,
 	&i8042_ops,
-	&pci_host_ops,
+	&mc146818_ops,
 	&debug_exit_ops,
 	&acpi_pm_ops,
 };
