@@ -193,6 +193,8 @@ static int exception_dispatch(struct emu_cpu *c)
 	}
 	c->delivering = vec;
 	c->exc_vec = vec;
+	if (c->trace_exc)
+		c->trace_exc(c, vec, err);
 	emu_deliver(c, vec, err, has_err, false, c->rip);
 	c->delivering = -1;
 	return 0;
@@ -227,6 +229,59 @@ static void check_interrupts(struct emu_cpu *c)
 	}
 }
 
+/*
+ * Find the decoded instruction at RIP in the cache, decoding it on a miss.
+ * Falls back to decoding into cpu->insn when the bytes are not cacheable
+ * (near a page end, not RAM, no cache).
+ */
+static struct emu_insn *insn_lookup(struct emu_cpu *c)
+{
+	uint64_t la = c->code64 ? c->rip : (c->seg[S_CS].base + c->rip) & 0xffffffffULL;
+	bool u = emu_user(c);
+	struct emu_tlb_entry *t = &c->tlb[u][(la >> 12) & (EMU_TLB_SIZE - 1)];
+	const uint8_t *hva;
+	struct emu_icache_entry *e;
+	uint32_t *g, gen;
+	uint8_t mode = (uint8_t)(c->code64 * 8 + c->def_size);
+
+	if (!c->icache || (la & 0xfff) > 0x1000 - 15)
+		goto uncached;
+	if (t->tag_x != (la & ~0xfffULL)) {
+		emu_mmu_translate(c, la, ACC_EXEC, u);
+		if (t->tag_x != (la & ~0xfffULL))
+			goto uncached;
+	}
+	hva = (const uint8_t *)(uintptr_t)(la + t->addend);
+	g = emu_code_gen(c, hva);
+	if (!g)
+		goto uncached;
+	e = &c->icache[((uintptr_t)hva ^ (c->rip >> 12)) & (EMU_ICACHE_SIZE - 1)];
+	gen = __atomic_load_n(g, __ATOMIC_ACQUIRE);
+	if (e->hva == hva && e->rip == c->rip && e->mode == mode && e->gen == gen)
+		return &e->insn;
+	if (!(gen & 1)) {
+		uint32_t want = gen | 1;
+		if (__atomic_compare_exchange_n(g, &gen, want, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			gen = want;
+			/* This page now holds code: no vCPU may keep a write TLB entry. */
+			emu_tlb_drop_writes(c, hva);
+			if (c->code_page_added)
+				c->code_page_added(c);
+		}
+	}
+	e->hva = NULL;
+	emu_decode(c, &e->insn);
+	e->hva = hva;
+	e->rip = c->rip;
+	e->mode = mode;
+	e->gen = gen;
+	return &e->insn;
+uncached:
+	emu_decode(c, &c->insn);
+	return &c->insn;
+}
+
 int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *exc_out)
 {
 	uint64_t end = max_insns ? c->icount + max_insns : ~0ULL;
@@ -244,19 +299,20 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			c->delivering = -1;
 			return 0;
 		}
-		if (c->delivering < 0 && c->exc_vec == EXC_DF)
-			c->delivering = -1;
 		if (exception_dispatch(c))
 			return 1;
 	}
 	for (;;) {
+		unsigned pc = --c->poll_countdown;
 		if (__builtin_expect(c->exit_request | c->irq_hint | c->nmi_pending | c->halted, 0) ||
-		    __builtin_expect(--c->poll_countdown == 0, 0)) {
-			if (c->poll_countdown == 0) {
+		    __builtin_expect(pc == 0, 0)) {
+			if (pc == 0) {
 				c->poll_countdown = 1024;
 				if (c->poll)
 					c->poll(c);
 			}
+			if (__atomic_exchange_n(&c->flush_request, 0, __ATOMIC_ACQ_REL))
+				emu_tlb_flush(c, false);
 			if (c->exit_request)
 				return 0;
 			c->step_rip = c->rip;
@@ -273,8 +329,7 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 		if (c->stop_hi && (c->rip < c->stop_lo || c->rip >= c->stop_hi))
 			return 0;
 		c->step_rip = c->rip;
-		emu_decode(c, &c->insn);
-		emu_exec(c, &c->insn);
+		emu_exec(c, insn_lookup(c));
 		c->icount++;
 		if (c->irq_inhibit) {
 			c->irq_inhibit = false;

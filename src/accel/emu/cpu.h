@@ -108,6 +108,22 @@ struct emu_insn {
 	uint8_t mandatory;      /* last of 66/F2/F3 for SSE maps (0 if none) */
 };
 
+/*
+ * Decoded-instruction cache entry.  Keyed by the host address of the
+ * instruction bytes (that is, its guest-physical address), the RIP (branch
+ * targets and RIP-relative operands depend on it) and the code size; valid
+ * while the page's code generation is unchanged (see emu_code_*).
+ */
+#define EMU_ICACHE_BITS 15
+#define EMU_ICACHE_SIZE (1u << EMU_ICACHE_BITS)
+struct emu_icache_entry {
+	const uint8_t *hva;
+	uint64_t rip;
+	uint32_t gen;
+	uint8_t mode;
+	struct emu_insn insn;
+};
+
 /* x87 state (Intel SDM Vol. 1 §8.1). */
 struct emu_x87 {
 	long double st[8];      /* physical registers R0-R7 */
@@ -191,6 +207,21 @@ struct emu_cpu {
 	uint64_t (*get_cr8)(struct emu_cpu *cpu);
 	void (*set_cr8)(struct emu_cpu *cpu, uint64_t val);
 	volatile int nmi_pending;
+	int flush_request;
+	/*
+	 * Self-modifying code detection, shared by the VM's vCPUs: one word per
+	 * 4 KiB page of RAM (ram_base .. + ram_pages); bit 0 = decoded code is
+	 * cached from the page, bits 31:1 = generation, bumped on a write.  Pages
+	 * with bit 0 set get no write TLB entries, so writes take the slow path.
+	 */
+	uint32_t *page_gen;
+	uint8_t *ram_base;
+	uint64_t ram_pages;
+	struct emu_icache_entry *icache;
+	void (*code_page_added)(struct emu_cpu *cpu);   /* flush other vCPUs' write TLBs */
+	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */
+	unsigned debug;          /* VIREO_EMU_DEBUG level */       /* another thread wants the TLB flushed */
+	void (*mark_dirty)(struct emu_cpu *cpu, uint64_t gpa);
 	unsigned poll_countdown;
 	/* HLT: return when an interrupt may be pending or exit was requested. */
 	void (*halt)(struct emu_cpu *cpu);
@@ -233,8 +264,30 @@ uint64_t emu_alu(struct emu_cpu *cpu, int op, uint64_t a, uint64_t b, int size);
 extern const uint8_t emu_parity_table[256];
 
 /* ---- mmu.c ---- */
+/* The page-generation word for host address p, or NULL if not tracked. */
+static inline uint32_t *emu_code_gen(struct emu_cpu *c, const void *p)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)p - c->ram_base);
+	if (!c->page_gen || off >= c->ram_pages * 4096)
+		return NULL;
+	return &c->page_gen[off >> 12];
+}
+/* A write hits page p: drop the decoded code cached from it. */
+static inline void emu_code_written(struct emu_cpu *c, const void *p)
+{
+	uint32_t *g = emu_code_gen(c, p);
+	uint32_t v;
+	if (!g)
+		return;
+	v = __atomic_load_n(g, __ATOMIC_RELAXED);
+	while ((v & 1) && !__atomic_compare_exchange_n(g, &v, (v + 2) & ~1u, false,
+						       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		;
+}
 void emu_tlb_flush(struct emu_cpu *cpu, bool keep_global);
 void emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la);
+/* Drop write permission of every TLB entry mapping the page of host address hva. */
+void emu_tlb_drop_writes(struct emu_cpu *cpu, const void *hva);
 /* Translate la; raise #PF if not permitted.  user: a CPL3 access. */
 uint64_t emu_mmu_translate(struct emu_cpu *cpu, uint64_t la, int acc, bool user);
 /* Try a walk without side effects on failure: 0 and *gpa, or -EFAULT. */

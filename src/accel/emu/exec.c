@@ -557,6 +557,20 @@ static void cmpxchg(struct emu_cpu *c, const struct emu_insn *in)
 	}
 }
 
+/* 16-byte compare-and-swap on the host (LOCK CMPXCHG16B; needs 16-byte alignment). */
+static bool cas16(void *p, unsigned __int128 *expected, unsigned __int128 nv)
+{
+	uint64_t lo = (uint64_t)*expected, hi = (uint64_t)(*expected >> 64);
+	bool ok;
+
+	__asm__ volatile("lock cmpxchg16b %1"
+			 : "=@ccz"(ok), "+m"(*(unsigned __int128 *)p), "+a"(lo), "+d"(hi)
+			 : "b"((uint64_t)nv), "c"((uint64_t)(nv >> 64))
+			 : "memory");
+	*expected = ((unsigned __int128)hi << 64) | lo;
+	return ok;
+}
+
 static void cmpxchg8b16b(struct emu_cpu *c, const struct emu_insn *in)
 {
 	bool wide = in->rex & 8;
@@ -592,8 +606,7 @@ static void cmpxchg8b16b(struct emu_cpu *c, const struct emu_insn *in)
 		unsigned __int128 nv = ((unsigned __int128)ecx << 64) | ebx, cur;
 		if (p) {
 			cur = exp;
-			ok = __atomic_compare_exchange_n((unsigned __int128 *)p, &cur, nv, false,
-							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+			ok = cas16(p, &cur, nv);
 		} else {
 			prep_write(c, la, 8);
 			prep_write(c, la + 8, 8);

@@ -55,6 +55,19 @@ void emu_tlb_flush_page(struct emu_cpu *c, uint64_t la)
 	}
 }
 
+void emu_tlb_drop_writes(struct emu_cpu *c, const void *hva)
+{
+	uintptr_t page = (uintptr_t)hva & ~0xfffULL;
+
+	for (int s = 0; s < 2; s++) {
+		for (unsigned i = 0; i < EMU_TLB_SIZE; i++) {
+			struct emu_tlb_entry *e = &c->tlb[s][i];
+			if (e->tag_w != TLB_INVALID && e->tag_w + e->addend == page)
+				e->tag_w = TLB_INVALID;
+		}
+	}
+}
+
 static bool canonical(uint64_t la)
 {
 	return (uint64_t)(((int64_t)la << 16) >> 16) == la;
@@ -218,8 +231,13 @@ uint64_t emu_mmu_translate(struct emu_cpu *c, uint64_t la, int acc, bool user)
 		}
 		e->addend = (uintptr_t)hva - page;
 		e->tag_r = page;
-		if (w.write_ok && w.dirty && (user ? w.user_ok : true))
+		uint32_t *cg = emu_code_gen(c, hva);
+		if (w.write_ok && w.dirty && (user ? w.user_ok : true) &&
+		    !(cg && (__atomic_load_n(cg, __ATOMIC_RELAXED) & 1))) {
 			e->tag_w = page;
+			if (c->mark_dirty)
+				c->mark_dirty(c, w.gpa);
+		}
 		if (!w.nx)
 			e->tag_x = page;
 		e->global = w.global;
@@ -260,6 +278,7 @@ void emu_phys_write(struct emu_cpu *c, uint64_t gpa, uint64_t val, int size)
 	uint8_t *p = is_apic_page(c, gpa) ? NULL : c->gpa_to_hva(c, gpa & ~0xfffULL);
 
 	if (p) {
+		emu_code_written(c, p);
 		memcpy(p + (gpa & 0xfff), &val, size);
 		return;
 	}
@@ -311,5 +330,7 @@ void *emu_mem_ptr(struct emu_cpu *c, uint64_t la, int size, int acc, bool user)
 	if (is_apic_page(c, gpa))
 		return NULL;
 	p = c->gpa_to_hva(c, gpa & ~0xfffULL);
+	if (p && acc == ACC_WRITE)
+		emu_code_written(c, p);
 	return p ? p + (gpa & 0xfff) : NULL;
 }
