@@ -1114,6 +1114,142 @@ static void gen_x87(struct builder *b)
 		add_raw(b, seq[i].name, seq[i].code, seq[i].len, CLS_X87, seq[i].undef, RBX);
 }
 
+/* ---- LOCK-prefixed read-modify-write forms (and the ones LOCK makes #UD) ---- */
+static void gen_lock(struct builder *b)
+{
+	static const char *alu[7] = { "add", "or", "adc", "sbb", "and", "sub", "xor" };
+	char name[FORM_NAME_MAX];
+	int op, si;
+
+	for (si = 0; si < 4; si++) {
+		int size = all_sizes[si], s = size == 1 ? 0 : 1;
+		const char *sz = szname(size);
+		struct insn in = { .opreg = -1, .modrm = true, .nop = 1, .mem = true, .disp = 0x18 };
+
+		for (op = 0; op < 7; op++) {
+			set_size(&in, size);
+			in.pfx[in.npfx++] = 0xf0;
+			in.op[0] = op * 8 + s; in.nop = 1;
+			in.rm = pick_base(b);
+			in.reg = size == 1 ? pick_byte(b, -1, false) : pick_gpr(b, in.rm);
+			snprintf(name, sizeof(name), "lock %s m%s, r%s", alu[op], sz, sz);
+			add(b, name, &in, CLS_PLAIN, (op == 1 || op == 4 || op == 6) ? FL_AF : 0);
+		}
+		set_size(&in, size);
+		in.pfx[in.npfx++] = 0xf0;
+		in.op[0] = 0x0f; in.op[1] = 0xc0 + s; in.nop = 2;
+		snprintf(name, sizeof(name), "lock xadd m%s, r%s", sz, sz);
+		add(b, name, &in, CLS_PLAIN, 0);
+		in.op[1] = 0xb0 + s;
+		snprintf(name, sizeof(name), "lock cmpxchg m%s, r%s", sz, sz);
+		add(b, name, &in, CLS_PLAIN, 0);
+		{
+			static const struct { const char *n; uint8_t op; int digit; } un[] = {
+				{ "inc", 0xfe, 0 }, { "dec", 0xfe, 1 }, { "not", 0xf6, 2 }, { "neg", 0xf6, 3 },
+			};
+			unsigned i;
+
+			for (i = 0; i < 4; i++) {
+				in.op[0] = un[i].op + s; in.nop = 1; in.reg = un[i].digit;
+				snprintf(name, sizeof(name), "lock %s m%s", un[i].n, sz);
+				add(b, name, &in, CLS_PLAIN, 0);
+			}
+		}
+		if (size > 1) {
+			static const char *bt[3] = { "bts", "btr", "btc" };
+			struct form *f;
+
+			for (op = 0; op < 3; op++) {
+				in.op[0] = 0x0f; in.op[1] = 0xab + op * 8; in.nop = 2;
+				in.reg = pick_gpr(b, in.rm);
+				snprintf(name, sizeof(name), "lock %s m%s, r%s", bt[op], sz, sz);
+				f = add(b, name, &in, CLS_PLAIN, FL_OF | FL_SF | FL_AF | FL_PF);
+				if (f)
+					f->small_reg = in.reg;
+			}
+		}
+	}
+	{
+		/* LOCK on a register destination or a non-RMW op: #UD on both sides. */
+		static const uint8_t l1[] = { 0xf0, 0x01, 0xc8 };            /* lock add eax, ecx */
+		static const uint8_t l2[] = { 0xf0, 0x39, 0x03 };            /* lock cmp [rbx], eax */
+		static const uint8_t l3[] = { 0xf0, 0x8b, 0x03 };            /* lock mov eax, [rbx] */
+		static const uint8_t u1[] = { 0x0f, 0x0b };                  /* ud2 */
+		static const uint8_t u2[] = { 0x0f, 0xff };                  /* ud0 (no modrm read) */
+
+		add_raw(b, "lock add r32, r32 (#UD)", l1, sizeof(l1), CLS_PLAIN, 0, -1);
+		add_raw(b, "lock cmp m32, r32 (#UD)", l2, sizeof(l2), CLS_PLAIN, 0, RBX);
+		add_raw(b, "lock mov r32, m32 (#UD)", l3, sizeof(l3), CLS_PLAIN, 0, RBX);
+		add_raw(b, "ud2", u1, sizeof(u1), CLS_PLAIN, 0, -1);
+		(void)u2;
+	}
+}
+
+/* ---- CMPXCHG8B/16B, POPCNT, fences, LAHF/SAHF, XLAT, non-temporal stores ---- */
+static void gen_misc(struct builder *b)
+{
+	static const struct { const char *name; uint8_t code[8]; int len; int membase; uint8_t align; } raw[] = {
+		{ "cmpxchg8b m64", { 0x0f, 0xc7, 0x0b }, 3, RBX, 8 },
+		{ "lock cmpxchg8b m64", { 0xf0, 0x0f, 0xc7, 0x0e }, 4, RSI, 8 },
+		{ "cmpxchg16b m128", { 0x48, 0x0f, 0xc7, 0x0b }, 4, RBX, 16 },
+		{ "lock cmpxchg16b m128", { 0xf0, 0x49, 0x0f, 0xc7, 0x08 }, 5, R8, 16 },
+		{ "cmpxchg16b m128 misaligned (#GP)", { 0x48, 0x0f, 0xc7, 0x4b, 0x08 }, 5, RBX, 16 },
+		{ "lfence", { 0x0f, 0xae, 0xe8 }, 3, -1, 1 },
+		{ "mfence", { 0x0f, 0xae, 0xf0 }, 3, -1, 1 },
+		{ "sfence", { 0x0f, 0xae, 0xf8 }, 3, -1, 1 },
+		{ "pause", { 0xf3, 0x90 }, 2, -1, 1 },
+		{ "lahf", { 0x9f }, 1, -1, 1 },
+		{ "sahf", { 0x9e }, 1, -1, 1 },
+		{ "xlat", { 0xd7 }, 1, RBX, 1 },
+		{ "movnti m32, r32", { 0x0f, 0xc3, 0x43, 0x10 }, 4, RBX, 4 },
+		{ "movnti m64, r64", { 0x4c, 0x0f, 0xc3, 0x4e, 0x08 }, 5, RSI, 8 },
+		{ "movntdq m128, xmm", { 0x66, 0x0f, 0xe7, 0x53, 0x10 }, 5, RBX, 16 },
+		{ "movntps m128, xmm", { 0x0f, 0x2b, 0x5b, 0x20 }, 4, RBX, 16 },
+		{ "movntpd m128, xmm", { 0x66, 0x44, 0x0f, 0x2b, 0x43, 0x30 }, 6, RBX, 16 },
+		{ "movdqa load misaligned (#GP)", { 0x66, 0x0f, 0x6f, 0x43, 0x04 }, 5, RBX, 16 },
+		{ "shld m32, r32, imm8", { 0x0f, 0xa4, 0x4b, 0x08, 0x05 }, 5, RBX, 1 },
+		{ "shrd m64, r64, cl", { 0x48, 0x0f, 0xad, 0x56, 0x08 }, 5, RSI, 1 },
+	};
+	char name[FORM_NAME_MAX];
+	unsigned i;
+	int si, mem;
+
+	for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		struct form *f = add_raw(b, raw[i].name, raw[i].code, raw[i].len, CLS_PLAIN,
+					 raw[i].code[0] == 0x9e ? 0 : 0, raw[i].membase);
+
+		if (!f)
+			continue;
+		f->memalign = raw[i].align;
+		if (!strncmp(raw[i].name, "shld", 4) || !strncmp(raw[i].name, "shrd", 4)) {
+			f->cls = CLS_SHD;
+			f->opbits = raw[i].name[6] == '3' ? 32 : 64;
+			f->count_imm = raw[i].code[raw[i].len - 1] == 0x05 ? 5 : -1;
+			f->disp = 8;
+		}
+	}
+	for (si = 1; si < 4; si++) {
+		for (mem = 0; mem < 2; mem++) {
+			struct insn in = { .opreg = -1, .modrm = true, .nop = 2, .disp = 0x28 };
+
+			set_size(&in, all_sizes[si]);
+			/* F3 is a mandatory prefix: it goes before 66 is fine, before REX always. */
+			in.pfx[in.npfx++] = 0xf3;
+			in.op[0] = 0x0f; in.op[1] = 0xb8;
+			in.mem = mem;
+			if (mem) {
+				in.rm = pick_base(b);
+				in.reg = pick_gpr(b, in.rm);
+			} else {
+				pick_pair(b, all_sizes[si], &in.reg, &in.rm);
+			}
+			snprintf(name, sizeof(name), "popcnt r%s, %s%s", szname(all_sizes[si]),
+				 mem ? "m" : "r", szname(all_sizes[si]));
+			add(b, name, &in, CLS_PLAIN, 0);
+		}
+	}
+}
+
 int diff_forms_build(struct form *forms, int cap)
 {
 	struct builder b = { .forms = forms, .cap = cap };
@@ -1130,5 +1266,7 @@ int diff_forms_build(struct form *forms, int cap)
 	gen_strings(&b);
 	gen_sse(&b);
 	gen_x87(&b);
+	gen_lock(&b);
+	gen_misc(&b);
 	return b.n;
 }

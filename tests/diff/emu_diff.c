@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -467,10 +468,24 @@ static void run_form(const struct form *f, int idx, const struct options *o,
 		     struct form_result *res)
 {
 	static struct run_result hw, emu;   /* big: keep them off the stack */
-	struct emu_test_state in;
+	struct emu_test_state in, *est;
+	void *est_buf;
 	char msg[MSG_MAX], inbuf[MSG_MAX];
 	int t;
 
+	/*
+	 * emu_test_run() runs guest memory in place at st->mem, so host
+	 * alignment shows through (host CMPXCHG16B needs 16): give st->mem the
+	 * page alignment real guest RAM has.
+	 */
+	if (posix_memalign(&est_buf, 4096, 2 * 4096 + sizeof(*est))) {
+		res->status = ST_HARNESS;
+		snprintf(res->msg, sizeof(res->msg), "out of memory");
+		return;
+	}
+	/* est_buf lives as long as this child process. */
+	est = (struct emu_test_state *)((uint8_t *)est_buf + 4096 -
+					offsetof(struct emu_test_state, mem));
 	if (diff_native_init()) {
 		res->status = ST_HARNESS;
 		snprintf(res->msg, sizeof(res->msg), "native runner setup failed");
@@ -486,11 +501,13 @@ static void run_form(const struct form *f, int idx, const struct options *o,
 			return;
 		}
 		memset(&emu, 0, sizeof(emu));
-		emu.st = in;
-		if (o->self)
+		if (o->self) {
 			diff_native_run(f, &in, &emu);
-		else
-			emu.vector = emu_test_run(&emu.st, f->code, f->len, 64);
+		} else {
+			*est = in;
+			emu.vector = emu_test_run(est, f->code, f->len, 64);
+			emu.st = *est;
+		}
 		res->trials = t + 1;
 		if (t < o->dump)
 			dump_trial(f, t, &in, &hw, &emu);
