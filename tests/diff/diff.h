@@ -59,6 +59,8 @@ struct form {
 	int8_t small_reg;       /* GPR limited to a small signed range, -1 none */
 	bool rsp_mem;           /* RSP points into the memory buffer (push/pop) */
 	bool popf;              /* the qword at RSP is a sane RFLAGS image */
+	bool ret_target;        /* the qword at RSP, and target_reg, hold the code's end */
+	int8_t target_reg;      /* GPR holding the code's end (indirect branches), -1 none */
 	uint8_t fpw;            /* CLS_FP lane width: 4 (single) or 8 (double) */
 };
 

@@ -172,6 +172,7 @@ static struct form *add(struct builder *b, const char *name, const struct insn *
 	f->memalign = 1;
 	f->count_imm = 0;
 	f->small_reg = -1;
+	f->target_reg = -1;
 	f->bsf_dest = f->bsf_src = -1;
 	b->n++;
 	return f;
@@ -559,6 +560,7 @@ static struct form *add_raw(struct builder *b, const char *name, const uint8_t *
 	f->membase = membase;
 	f->memalign = 1;
 	f->small_reg = -1;
+	f->target_reg = -1;
 	f->bsf_dest = f->bsf_src = -1;
 	return f;
 }
@@ -1250,6 +1252,60 @@ static void gen_misc(struct builder *b)
 	}
 }
 
+/* ---- CALL/RET/JMP indirect, ENTER/LEAVE: every branch lands on the code's end ---- */
+static void gen_branches(struct builder *b)
+{
+	static const struct { const char *name; uint8_t code[8]; int len; int target; bool ret; int membase; } br[] = {
+		{ "call rel32", { 0xe8, 0, 0, 0, 0 }, 5, -1, false, -1 },
+		{ "call r64", { 0xff, 0xd1 }, 2, RCX, false, -1 },
+		{ "call r64 (rex)", { 0x41, 0xff, 0xd3 }, 3, R11, false, -1 },
+		{ "jmp r64", { 0xff, 0xe2 }, 2, RDX, false, -1 },
+		{ "ret", { 0xc3 }, 1, -1, true, -1 },
+		{ "ret imm16", { 0xc2, 0x10, 0x00 }, 3, -1, true, -1 },
+		{ "leave", { 0xc9 }, 1, -1, false, -1 },
+		{ "enter 0x20, 0", { 0xc8, 0x20, 0x00, 0x00 }, 4, -1, false, -1 },
+		{ "enter 0x10, 1", { 0xc8, 0x10, 0x00, 0x01 }, 4, -1, false, -1 },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(br) / sizeof(br[0]); i++) {
+		struct form *f = add_raw(b, br[i].name, br[i].code, br[i].len, CLS_PLAIN, 0, br[i].membase);
+
+		if (!f)
+			continue;
+		f->rsp_mem = true;
+		f->ret_target = br[i].ret;
+		f->target_reg = br[i].target;
+		/* LEAVE pops through RBP: keep it in the buffer too. */
+		if (br[i].code[0] == 0xc9 || br[i].code[0] == 0xc8)
+			f->membase = RBP, f->memalign = 8;
+	}
+}
+
+/* ---- more exact x87: FPREM, FSCALE, FXTRACT, FCMOVcc, FBSTP/FBLD ---- */
+static void gen_x87_more(struct builder *b)
+{
+	static const struct { const char *name; uint8_t code[20]; int len; } seq[] = {
+		{ "fprem", { 0xdd, 0x43, 0x08, 0xdd, 0x03, 0xd9, 0xf8, 0xdf, 0xe0, 0xdd, 0x5b, 0x10, 0xdd, 0xd8 }, 14 },
+		{ "fprem1", { 0xdd, 0x43, 0x08, 0xdd, 0x03, 0xd9, 0xf5, 0xdf, 0xe0, 0xdd, 0x5b, 0x10, 0xdd, 0xd8 }, 14 },
+		{ "fscale", { 0xdd, 0x43, 0x08, 0xdd, 0x03, 0xd9, 0xfd, 0xdd, 0x5b, 0x10, 0xdd, 0xd8 }, 12 },
+		{ "fxtract", { 0xdd, 0x03, 0xd9, 0xf4, 0xdd, 0x5b, 0x10, 0xdd, 0x5b, 0x18 }, 10 },
+		{ "fcmovb; fcmove; fcmovu", { 0xdd, 0x03, 0xdd, 0x43, 0x08, 0xda, 0xc1, 0xda, 0xc9, 0xda, 0xd9,
+					      0xdd, 0x5b, 0x10, 0xdd, 0xd8 }, 16 },
+		{ "fcmovnb; fcmovnbe", { 0xdd, 0x03, 0xdd, 0x43, 0x08, 0xdb, 0xc1, 0xdb, 0xd1, 0xdd, 0x5b, 0x10,
+					 0xdd, 0xd8 }, 14 },
+		{ "fbstp m80; fbld m80", { 0xdd, 0x03, 0xdf, 0x73, 0x10, 0xdf, 0x63, 0x10, 0xdd, 0x5b, 0x20 }, 11 },
+		{ "fild m64; fistp m64", { 0xdf, 0x2b, 0xdf, 0x7b, 0x08 }, 5 },
+		{ "fldl2t; fldlg2; fldln2; fldl2e", { 0xd9, 0xe9, 0xd9, 0xec, 0xd9, 0xed, 0xd9, 0xea, 0xdb, 0x7b,
+						       0x00, 0xdb, 0x7b, 0x10, 0xdb, 0x7b, 0x20, 0xdb, 0x7b, 0x30 }, 20 },
+		{ "fdecstp; fincstp; ffree", { 0xd9, 0xf6, 0xd9, 0xf7, 0xdd, 0xc0 }, 6 },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		add_raw(b, seq[i].name, seq[i].code, seq[i].len, CLS_X87, 0, RBX);
+}
+
 int diff_forms_build(struct form *forms, int cap)
 {
 	struct builder b = { .forms = forms, .cap = cap };
@@ -1268,5 +1324,7 @@ int diff_forms_build(struct form *forms, int cap)
 	gen_x87(&b);
 	gen_lock(&b);
 	gen_misc(&b);
+	gen_branches(&b);
+	gen_x87_more(&b);
 	return b.n;
 }

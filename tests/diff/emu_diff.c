@@ -247,7 +247,11 @@ static void make_input(const struct form *f, uint64_t seed, struct emu_test_stat
 		if (f->popf)
 			put_u64(st->mem, st->gpr[RSP],
 				0x202 | (rng_next(&s) & (FL_ARITH | FL_DF)));
+		if (f->ret_target)
+			put_u64(st->mem, st->gpr[RSP], EMU_TEST_CODE_GVA + f->len);
 	}
+	if (f->target_reg >= 0)
+		st->gpr[f->target_reg] = EMU_TEST_CODE_GVA + f->len;
 	if (f->cls == CLS_STR) {
 		st->gpr[RSI] = EMU_TEST_MEM_GVA + 0x200 + rng_next(&s) % 0x1c00;
 		st->gpr[RDI] = EMU_TEST_MEM_GVA + 0x200 + rng_next(&s) % 0x1c00;
@@ -454,6 +458,18 @@ static void dump_trial(const struct form *f, int t, const struct emu_test_state 
 	dump_state("in", 0, in);
 	dump_state("host", hw->vector, &hw->st);
 	dump_state("emu", emu->vector, &emu->st);
+	if (f->membase >= 0) {
+		uint64_t off = in->gpr[f->membase] - EMU_TEST_MEM_GVA;
+		const struct emu_test_state *sts[3] = { in, &hw->st, &emu->st };
+		int k, q;
+
+		for (k = 0; k < 3 && off + 64 <= EMU_TEST_MEM_SIZE; k++) {
+			printf("  [base] %-4s", k == 0 ? "in" : k == 1 ? "host" : "emu");
+			for (q = 0; q < 6; q++)
+				printf(" %016" PRIx64, *(const uint64_t *)(sts[k]->mem + off + 8 * q));
+			printf("\n");
+		}
+	}
 	fflush(stdout);
 }
 
@@ -576,14 +592,21 @@ static void patterns_free(struct patterns *p)
 	p->n = 0;
 }
 
+/* Matches a pattern and no "!pattern" exclusion. */
 static bool patterns_match(const struct patterns *p, const char *name)
 {
+	bool hit = false;
 	int i;
 
-	for (i = 0; i < p->n; i++)
-		if (fnmatch(p->pat[i], name, 0) == 0)
-			return true;
-	return false;
+	for (i = 0; i < p->n; i++) {
+		if (p->pat[i][0] == '!') {
+			if (fnmatch(p->pat[i] + 1, name, 0) == 0)
+				return false;
+		} else if (fnmatch(p->pat[i], name, 0) == 0) {
+			hit = true;
+		}
+	}
+	return hit;
 }
 
 /* A line naming exactly this form (not a wildcard that also covers it). */
