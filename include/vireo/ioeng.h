@@ -10,10 +10,11 @@
  * offers it, and a pool of worker threads doing blocking syscalls
  * otherwise.  IOENG_AUTO tries io_uring first.
  *
- * Model: the owner thread submits requests (at most `depth` in flight) and
- * reaps completions with ioeng_reap(); completion callbacks run in the
- * owner thread, inside ioeng_reap(), never in a worker.  An event loop
- * polls ioeng_event_fd() for POLLIN and then calls ioeng_reap(e, 0).
+ * Model: the owner thread submits requests (at most `depth` in flight),
+ * kicks the batch with ioeng_kick(), and reaps completions with
+ * ioeng_reap(); completion callbacks run in the owner thread, inside
+ * ioeng_reap(), never in a worker.  An event loop polls ioeng_event_fd()
+ * for POLLIN and then calls ioeng_reap(e, 0).
  * A struct ioeng is owned by one thread; it is not safe to share.
  *
  * Disk formats stay synchronous: the block layer's blk_map() turns a
@@ -64,8 +65,12 @@ void ioeng_destroy(struct ioeng *e);
 /* "io_uring" or "threads". */
 const char *ioeng_name(const struct ioeng *e);
 /* Queue one request; -EAGAIN when `depth` requests are already in flight.
- * The request and its buffer must stay valid until its callback ran. */
+ * The request and its buffer must stay valid until its callback ran.
+ * io_uring batches: queued requests reach the kernel at the next
+ * ioeng_kick() or ioeng_reap(), so call one of them after a batch. */
 int ioeng_submit(struct ioeng *e, struct ioeng_req *req) WUR;
+/* Start every queued request now (one system call for the batch). */
+int ioeng_kick(struct ioeng *e);
 /* Run callbacks of completed requests, blocking until at least `min` have
  * completed (min 0: never block).  Returns how many ran, or -errno. */
 int ioeng_reap(struct ioeng *e, unsigned min);

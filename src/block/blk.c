@@ -565,19 +565,21 @@ int blk_map(struct blk *b, uint64_t off, uint64_t len, bool for_write,
 		return -EINVAL;
 	if (for_write && (b->flags & BLK_OPEN_RDONLY))
 		return -EROFS;
+	if (b->drv->format == BLK_FORMAT_RAW) {
+		/* The file is the disk: always in place, holes included. */
+		*fd = b->fd;
+		*host_off = off;
+		*pnum = len;
+		return 0;
+	}
 	memset(&ext, 0, sizeof(ext));
 	err = b->drv->block_status(b, off, len, &ext);
 	if (err)
 		return err;
 	if (!ext.len || ext.len > len)
 		return -EIO;
-	/* Raw files are always writable in place, holes included. */
-	if (b->drv->format == BLK_FORMAT_RAW ||
-	    ((ext.status & (BLK_STATUS_DATA | BLK_STATUS_COMPRESSED)) == BLK_STATUS_DATA &&
-	     (ext.status & BLK_STATUS_ALLOCATED) &&
-	     !(for_write && (ext.status & BLK_STATUS_SHARED)))) {
-		if (b->drv->format == BLK_FORMAT_RAW)
-			ext.host_off = off;
+	if ((ext.status & (BLK_STATUS_DATA | BLK_STATUS_COMPRESSED)) == BLK_STATUS_DATA &&
+	    (ext.status & BLK_STATUS_ALLOCATED) && !(for_write && (ext.status & BLK_STATUS_SHARED))) {
 		*fd = b->fd;
 		*host_off = ext.host_off;
 	}

@@ -13,21 +13,27 @@
 #include "vireo/log.h"
 
 #define COPY_CHUNK (1 * MiB)
+#define PROGRESS_STEP (64 * MiB)
 
-/* Copy one extent; `mask` means "make it read as zero in dst". */
+/*
+ * Copy one extent in chunks.  Zero extents are skipped when dst is fresh
+ * (skip_zero), else discarded so that dst's own backing does not show.
+ */
 static int copy_extent(struct blk *src, struct blk *dst, const struct blk_extent *ext,
 		       bool skip_zero, void *buf)
 {
-	int err;
+	int err = 0;
 
 	if (ext->status & BLK_STATUS_ZERO)
 		return skip_zero ? 0 : blk_discard(dst, ext->off, ext->len);
-	err = blk_read(src, buf, ext->off, ext->len);
-	if (err)
-		return err;
-	if (skip_zero && blk_is_zero(buf, ext->len))
-		return 0;
-	return blk_write(dst, buf, ext->off, ext->len);
+	for (uint64_t o = ext->off; o < ext->off + ext->len && !err; o += COPY_CHUNK) {
+		size_t n = MIN((uint64_t)COPY_CHUNK, ext->off + ext->len - o);
+		err = blk_read(src, buf, o, n);
+		if (err || (skip_zero && blk_is_zero(buf, n)))
+			continue;
+		err = blk_write(dst, buf, o, n);
+	}
+	return err;
 }
 
 int blk_copy(struct blk *src, struct blk *dst, bool top_only,
@@ -44,9 +50,11 @@ int blk_copy(struct blk *src, struct blk *dst, bool top_only,
 	if (!buf)
 		return -ENOMEM;
 	for (uint64_t off = 0; off < size; off += ext.len) {
-		err = blk_block_status(src, off, MIN((uint64_t)COPY_CHUNK, size - off), &ext);
+		err = blk_block_status(src, off, size - off, &ext);
 		if (err)
 			break;
+		if (!(ext.status & BLK_STATUS_ZERO))
+			ext.len = MIN(ext.len, PROGRESS_STEP);	/* keep the bar moving */
 		if (!top_only || ext.depth == 0)
 			err = copy_extent(src, dst, &ext, !top_only, buf);
 		if (err)
@@ -77,9 +85,11 @@ static int commit_into(struct blk *top, struct blk *parent, blk_progress_fn prog
 	if (!buf)
 		return -ENOMEM;
 	for (uint64_t off = 0; off < size; off += ext.len) {
-		err = blk_block_status(top, off, MIN((uint64_t)COPY_CHUNK, size - off), &ext);
+		err = blk_block_status(top, off, size - off, &ext);
 		if (err)
 			break;
+		if (!(ext.status & BLK_STATUS_ZERO))
+			ext.len = MIN(ext.len, PROGRESS_STEP);
 		if (ext.layer == top)
 			err = copy_extent(top, parent, &ext, false, buf);
 		if (err)

@@ -1,10 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * I/O engine (see vireo/ioeng.h): io_uring through liburing, or a thread
- * pool.  Short transfers are continued (io_uring may return them for
- * buffered I/O); reads that hit end of file are zero-filled.
+ * I/O engine (see vireo/ioeng.h): io_uring through liburing and a pool of
+ * worker threads.
+ *
+ * IOENG_AUTO uses both where the kernel has io_uring: small reads go to the
+ * ring (they complete inline from the page cache, one system call per
+ * batch), writes, large reads and fsyncs go to the pool (buffered writes
+ * and big copies run in parallel on every core, where io_uring would punt
+ * them to its own workers one at a time).  IOENG_URING and IOENG_THREADS
+ * use one back end only.  Both back ends signal one eventfd, so one poll()
+ * waits for either.
+ *
+ * Short transfers are continued; reads that hit end of file are zero-filled.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -18,34 +28,39 @@
 
 #define IOENG_MAX_DEPTH 1024
 #define IOENG_MAX_THREADS 16
+/* AUTO: reads below this size take the ring, the rest the pool. */
+#define IOENG_RING_MAX_BYTES (128 * 1024)
 
 struct ioeng {
 	enum ioeng_kind kind;
 	unsigned depth, inflight;
 	int efd;
 	/* io_uring */
+	bool has_ring;
 	struct io_uring ring;
+	unsigned ring_inflight;
+	unsigned unsubmitted;	/* SQEs prepared, not yet submitted */
 	/* thread pool */
+	bool has_pool;
 	pthread_t threads[IOENG_MAX_THREADS];
 	unsigned nthreads;
 	pthread_mutex_t lock;
-	pthread_cond_t work_cv, done_cv;
+	pthread_cond_t work_cv;
 	struct ioeng_req *queue_head, *queue_tail;	/* submitted, not started */
 	struct ioeng_req *done_list;			/* finished, not reaped */
-	unsigned done_count;
 	bool stopping;
 };
 
 /* Do (the rest of) one request synchronously; returns bytes or -errno. */
 static int req_run_sync(struct ioeng_req *r)
 {
-	while (r->done_bytes < r->len || r->op == IOENG_OP_FSYNC) {
-		ssize_t n;
+	if (r->op == IOENG_OP_FSYNC)
+		return fdatasync(r->fd) < 0 ? -errno : 0;
+	while (r->done_bytes < r->len) {
 		char *p = (char *)r->buf + r->done_bytes;
 		size_t left = r->len - r->done_bytes;
+		ssize_t n;
 
-		if (r->op == IOENG_OP_FSYNC)
-			return fdatasync(r->fd) < 0 ? -errno : 0;
 		if (r->op == IOENG_OP_READ)
 			n = pread(r->fd, p, left, r->off + r->done_bytes);
 		else
@@ -65,15 +80,49 @@ static int req_run_sync(struct ioeng_req *r)
 	return r->len;
 }
 
+static void efd_signal(struct ioeng *e)
+{
+	uint64_t one = 1;
+
+	if (write(e->efd, &one, sizeof(one)) < 0) {
+		/* counter saturated: the reader is awake anyway */
+	}
+}
+
+static void efd_reset(struct ioeng *e)
+{
+	uint64_t v;
+
+	if (read(e->efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing was signalled */
+	}
+}
+
 /* ---- io_uring ----------------------------------------------------------- */
 
-static int uring_queue(struct ioeng *e, struct ioeng_req *r)
+/* Hand queued SQEs to the kernel in one system call. */
+static int ring_kick(struct ioeng *e)
+{
+	int n;
+
+	if (!e->unsubmitted)
+		return 0;
+	n = io_uring_submit(&e->ring);
+	if (n < 0)
+		return n;
+	e->unsubmitted = 0;
+	return 0;
+}
+
+static int ring_queue(struct ioeng *e, struct ioeng_req *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
 	char *p = (char *)r->buf + r->done_bytes;
 	unsigned left = r->len - r->done_bytes;
 	uint64_t off = r->off + r->done_bytes;
 
+	if (!sqe && !ring_kick(e))
+		sqe = io_uring_get_sqe(&e->ring);
 	if (!sqe)
 		return -EAGAIN;
 	switch (r->op) {
@@ -82,14 +131,15 @@ static int uring_queue(struct ioeng *e, struct ioeng_req *r)
 	case IOENG_OP_FSYNC: io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC); break;
 	}
 	io_uring_sqe_set_data(sqe, r);
-	return io_uring_submit(&e->ring) < 0 ? -EIO : 0;
+	e->unsubmitted++;
+	return 0;
 }
 
-/* A completion: finish the request or continue a short transfer. */
-static bool uring_complete(struct ioeng *e, struct ioeng_req *r, int res)
+/* A completion: true when the request is finished (r->res set). */
+static bool ring_complete(struct ioeng *e, struct ioeng_req *r, int res)
 {
 	if (res < 0 || r->op == IOENG_OP_FSYNC) {
-		r->res = r->op == IOENG_OP_FSYNC && res >= 0 ? 0 : res;
+		r->res = res < 0 ? res : 0;
 		return true;
 	}
 	if (res == 0) {
@@ -105,46 +155,38 @@ static bool uring_complete(struct ioeng *e, struct ioeng_req *r, int res)
 		r->res = r->len;
 		return true;
 	}
-	if (uring_queue(e, r)) {
+	if (ring_queue(e, r)) {
 		r->res = req_run_sync(r);	/* ring full: finish inline */
 		return true;
 	}
 	return false;
 }
 
-static int uring_reap(struct ioeng *e, unsigned min)
+/* Run callbacks of finished ring requests without blocking. */
+static int ring_drain(struct ioeng *e)
 {
 	struct io_uring_cqe *cqe;
 	int ran = 0, err;
-	uint64_t v;
 
-	while (e->inflight) {
-		if ((unsigned)ran >= min)
-			err = io_uring_peek_cqe(&e->ring, &cqe);
-		else
-			err = io_uring_wait_cqe(&e->ring, &cqe);
-		if (err == -EAGAIN)
-			break;
-		if (err == -EINTR)
-			continue;
-		if (err)
-			return err;
+	err = ring_kick(e);
+	if (err)
+		return err;
+	while (e->ring_inflight && io_uring_peek_cqe(&e->ring, &cqe) == 0) {
 		struct ioeng_req *r = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
+
 		io_uring_cqe_seen(&e->ring, cqe);
-		if (!uring_complete(e, r, res))
+		if (!ring_complete(e, r, res))
 			continue;
+		e->ring_inflight--;
 		e->inflight--;
 		r->done(r, r->res);
 		ran++;
 	}
-	if (read(e->efd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing signalled, fine */
-	}
-	return ran;
+	return ring_kick(e) ? -EIO : ran;
 }
 
-static int uring_init(struct ioeng *e)
+static int ring_init(struct ioeng *e)
 {
 	int err = io_uring_queue_init(e->depth, &e->ring, 0);
 
@@ -155,7 +197,7 @@ static int uring_init(struct ioeng *e)
 		io_uring_queue_exit(&e->ring);
 		return err;
 	}
-	e->kind = IOENG_URING;
+	e->has_ring = true;
 	return 0;
 }
 
@@ -164,7 +206,6 @@ static int uring_init(struct ioeng *e)
 static void *pool_worker(void *arg)
 {
 	struct ioeng *e = arg;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
@@ -182,11 +223,7 @@ static void *pool_worker(void *arg)
 		pthread_mutex_lock(&e->lock);
 		r->next = e->done_list;
 		e->done_list = r;
-		e->done_count++;
-		pthread_cond_signal(&e->done_cv);
-		if (write(e->efd, &one, sizeof(one)) < 0) {
-			/* counter saturated: the reader is already woken */
-		}
+		efd_signal(e);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -194,12 +231,15 @@ static void *pool_worker(void *arg)
 
 static int pool_init(struct ioeng *e)
 {
-	unsigned n = MIN(e->depth, (unsigned)IOENG_MAX_THREADS);
+	/* Two workers per CPU: enough to keep every core copying while some
+	 * block; more only adds context switches (measured with bench/disk.sh). */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = MIN(e->depth, MIN((unsigned)IOENG_MAX_THREADS,
+				       (unsigned)MAX(4L, 2 * (cpus > 0 ? cpus : 1))));
 
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->work_cv, NULL);
-	pthread_cond_init(&e->done_cv, NULL);
-	e->kind = IOENG_THREADS;
+	e->has_pool = true;
 	for (e->nthreads = 0; e->nthreads < n; e->nthreads++) {
 		if (pthread_create(&e->threads[e->nthreads], NULL, pool_worker, e))
 			break;
@@ -207,33 +247,32 @@ static int pool_init(struct ioeng *e)
 	return e->nthreads ? 0 : -EAGAIN;
 }
 
-static int pool_reap(struct ioeng *e, unsigned min)
+static void pool_queue(struct ioeng *e, struct ioeng_req *r)
+{
+	pthread_mutex_lock(&e->lock);
+	if (e->queue_tail)
+		e->queue_tail->next = r;
+	else
+		e->queue_head = r;
+	e->queue_tail = r;
+	pthread_cond_signal(&e->work_cv);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static int pool_drain(struct ioeng *e)
 {
 	struct ioeng_req *list, *r;
 	int ran = 0;
-	uint64_t v;
 
-	while (e->inflight) {
-		pthread_mutex_lock(&e->lock);
-		while ((unsigned)ran + e->done_count < min && e->done_count < e->inflight)
-			pthread_cond_wait(&e->done_cv, &e->lock);
-		list = e->done_list;
-		e->done_list = NULL;
-		e->done_count = 0;
-		pthread_mutex_unlock(&e->lock);
-		if (!list)
-			break;
-		while ((r = list)) {
-			list = r->next;
-			e->inflight--;
-			r->done(r, r->res);
-			ran++;
-		}
-		if ((unsigned)ran >= min)
-			break;
-	}
-	if (read(e->efd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing signalled */
+	pthread_mutex_lock(&e->lock);
+	list = e->done_list;
+	e->done_list = NULL;
+	pthread_mutex_unlock(&e->lock);
+	while ((r = list)) {
+		list = r->next;
+		e->inflight--;
+		r->done(r, r->res);
+		ran++;
 	}
 	return ran;
 }
@@ -248,44 +287,52 @@ static void pool_stop(struct ioeng *e)
 		pthread_join(e->threads[i], NULL);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->work_cv);
-	pthread_cond_destroy(&e->done_cv);
 }
 
 /* ---- interface ---------------------------------------------------------- */
 
+static int backends_init(struct ioeng *e, enum ioeng_kind kind)
+{
+	int err = 0;
+
+	if (kind == IOENG_AUTO || kind == IOENG_URING) {
+		err = ring_init(e);
+		if (err && kind == IOENG_URING)
+			return -ENOSYS;
+		if (err)
+			log_debug("ioeng: io_uring unavailable (%s), using threads", strerror(-err));
+	}
+	if (kind != IOENG_URING)
+		err = pool_init(e);
+	return err;
+}
+
 int ioeng_create(enum ioeng_kind kind, unsigned depth, struct ioeng **out)
 {
 	struct ioeng *e;
-	int err = -EINVAL;
+	int err;
 
 	if (!depth || depth > IOENG_MAX_DEPTH)
 		return -EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	e->kind = kind;
 	e->depth = depth;
 	e->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (e->efd < 0) {
 		err = -errno;
 		goto err_free;
 	}
-	if (kind == IOENG_AUTO || kind == IOENG_URING) {
-		err = uring_init(e);
-		if (err && kind == IOENG_URING) {
-			err = -ENOSYS;
-			goto err_close;
-		}
-		if (err)
-			log_debug("ioeng: io_uring unavailable (%s), using threads", strerror(-err));
-	}
-	if (kind == IOENG_THREADS || (kind == IOENG_AUTO && err))
-		err = pool_init(e);
+	err = backends_init(e, kind);
 	if (err)
 		goto err_close;
 	*out = e;
 	return 0;
 
 err_close:
+	if (e->has_ring)
+		io_uring_queue_exit(&e->ring);
 	close(e->efd);
 err_free:
 	free(e);
@@ -294,11 +341,22 @@ err_free:
 
 const char *ioeng_name(const struct ioeng *e)
 {
-	return e->kind == IOENG_URING ? "io_uring" : "threads";
+	if (e->has_ring && e->has_pool)
+		return "io_uring+threads";
+	return e->has_ring ? "io_uring" : "threads";
 }
 
 unsigned ioeng_inflight(const struct ioeng *e) { return e->inflight; }
 int ioeng_event_fd(const struct ioeng *e) { return e->efd; }
+
+static bool use_ring(const struct ioeng *e, const struct ioeng_req *r)
+{
+	if (!e->has_ring)
+		return false;
+	if (!e->has_pool)
+		return true;
+	return r->op == IOENG_OP_READ && r->len < IOENG_RING_MAX_BYTES;
+}
 
 int ioeng_submit(struct ioeng *e, struct ioeng_req *r)
 {
@@ -311,29 +369,46 @@ int ioeng_submit(struct ioeng *e, struct ioeng_req *r)
 	r->done_bytes = 0;
 	r->res = 0;
 	r->next = NULL;
-	if (e->kind == IOENG_URING) {
-		err = uring_queue(e, r);
+	if (use_ring(e, r)) {
+		err = ring_queue(e, r);
 		if (err)
 			return err;
+		e->ring_inflight++;
 	} else {
-		pthread_mutex_lock(&e->lock);
-		if (e->queue_tail)
-			e->queue_tail->next = r;
-		else
-			e->queue_head = r;
-		e->queue_tail = r;
-		pthread_cond_signal(&e->work_cv);
-		pthread_mutex_unlock(&e->lock);
+		pool_queue(e, r);
 	}
 	e->inflight++;
 	return 0;
 }
 
+int ioeng_kick(struct ioeng *e)
+{
+	return e->has_ring ? ring_kick(e) : 0;
+}
+
 int ioeng_reap(struct ioeng *e, unsigned min)
 {
+	struct pollfd pfd = { .fd = e->efd, .events = POLLIN };
+	int ran = 0, n;
+
 	if (min > e->inflight)
 		min = e->inflight;
-	return e->kind == IOENG_URING ? uring_reap(e, min) : pool_reap(e, min);
+	for (;;) {
+		/* Reset before draining: a completion after this re-arms poll(). */
+		efd_reset(e);
+		if (e->has_ring) {
+			n = ring_drain(e);
+			if (n < 0)
+				return n;
+			ran += n;
+		}
+		if (e->has_pool)
+			ran += pool_drain(e);
+		if ((unsigned)ran >= min || !e->inflight)
+			return ran;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
 }
 
 void ioeng_destroy(struct ioeng *e)
@@ -343,9 +418,9 @@ void ioeng_destroy(struct ioeng *e)
 	while (e->inflight)
 		if (ioeng_reap(e, e->inflight) < 0)
 			break;
-	if (e->kind == IOENG_URING)
+	if (e->has_ring)
 		io_uring_queue_exit(&e->ring);
-	else
+	if (e->has_pool)
 		pool_stop(e);
 	close(e->efd);
 	free(e);

@@ -220,10 +220,16 @@ int qcow2_rc_update(struct blk *b, uint64_t off, uint64_t len, int delta)
 		err = qcow2_rc_get(b, c, &rc);
 		if (err)
 			return err;
-		if ((delta < 0 && rc == 0) || (delta > 0 && rc == rc_max(q))) {
-			log_warnx("%s: refcount of cluster 0x%llx would %s (corrupt image; run 'vireo disk check')",
-				  b->path, (unsigned long long)(c << q->cluster_bits),
-				  delta < 0 ? "go below zero" : "overflow");
+		if (delta > 0 && rc == rc_max(q)) {
+			log_warnx("%s: cluster 0x%llx already has the largest refcount %u-bit "
+				  "entries hold", b->path, (unsigned long long)(c << q->cluster_bits),
+				  q->refcount_bits);
+			return -ERANGE;
+		}
+		if (delta < 0 && rc == 0) {
+			log_warnx("%s: refcount of cluster 0x%llx would go below zero (corrupt image; "
+				  "run 'vireo disk check')", b->path,
+				  (unsigned long long)(c << q->cluster_bits));
 			return -EIO;
 		}
 		rc += delta;
@@ -348,81 +354,145 @@ out:
 	return err;
 }
 
-/*
- * Make sure the refcount block covering `cluster` exists.  Returns 1 when
- * it had to allocate something (the caller must rescan), 0 when it existed.
- */
-static int rc_ensure_block(struct blk *b, uint64_t cluster)
+/* Refcount-block ranges touched by clusters [from, to) that lack a block. */
+static uint64_t missing_blocks(const struct qcow2 *q, uint64_t from, uint64_t to,
+			       uint64_t *max_bi, uint64_t *bis)
+{
+	uint64_t k = 0;
+
+	for (uint64_t bi = from / q->rb_entries; bi * q->rb_entries < to; bi++) {
+		*max_bi = bi;
+		if (bi >= q->rt_entries || !q->rt[bi]) {
+			if (bis)
+				bis[k] = bi;
+			k++;
+		}
+	}
+	return k;
+}
+
+/* Write k new refcount blocks for ranges bis[] at clusters [at, at+k). */
+static int rc_write_blocks(struct blk *b, const uint64_t *bis, uint64_t k, uint64_t at)
 {
 	struct qcow2 *q = Q(b);
-	uint64_t bi = cluster / q->rb_entries, boff, blen, rte;
-	uint8_t *rb;
+	uint8_t *blocks = calloc(k, q->cs);
+	uint64_t boff, blen, rte;
+	int err = 0;
+
+	if (!blocks)
+		return -ENOMEM;
+	/* Each block's own refcount lives in whichever block covers it. */
+	for (uint64_t j = 0; j < k && !err; j++) {
+		uint64_t loc = at + j, r = loc / q->rb_entries, m;
+		for (m = 0; m < k && bis[m] != r; m++)
+			;
+		if (m < k)
+			rb_entry_set(q, blocks + m * q->cs, loc % q->rb_entries, 1, &boff, &blen);
+		else
+			err = qcow2_rc_store(b, loc, 1);
+	}
+	if (!err)
+		err = blk_pwrite_full(b->fd, blocks, k * q->cs, at << q->cluster_bits);
+	for (uint64_t j = 0; j < k && !err; j++) {
+		st_be64(&rte, (at + j) << q->cluster_bits);
+		err = blk_pwrite_full(b->fd, &rte, 8, q->rt_offset + bis[j] * 8);
+		if (!err)
+			q->rt[bis[j]] = (at + j) << q->cluster_bits;
+	}
+	free(blocks);
+	return err;
+}
+
+/*
+ * Create the refcount blocks that the run [start, start+n) lacks.  They go
+ * right after the run (never inside it, so runs longer than one block's
+ * range stay contiguous) and count themselves.  Returns 0 when every block
+ * exists, 1 when the caller must search again from *from, or -errno.
+ */
+static int rc_add_blocks(struct blk *b, uint64_t start, uint64_t n, uint64_t *from)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t k = 0, kk, max_bi = 0, rc, *bis;
 	int err;
 
-	if (bi < q->rt_entries && q->rt[bi])
+	for (int i = 0; i < 64; i++) {
+		kk = missing_blocks(q, start, start + n + k, &max_bi, NULL);
+		if (kk == k)
+			break;
+		k = kk;
+	}
+	if (!k)
 		return 0;
-	if (bi >= q->rt_entries) {
-		err = rt_grow(b, bi, cluster);
+	if (max_bi >= q->rt_entries) {
+		err = rt_grow(b, max_bi, start + n + k);
 		return err ? err : 1;
 	}
-	/*
-	 * Every cluster this block would cover has refcount 0, so the block
-	 * can live at `cluster` itself and count its own reference.
-	 */
-	rb = calloc(1, q->cs);
-	if (!rb)
+	for (uint64_t c = start + n; c < start + n + k; c++) {
+		err = qcow2_rc_get(b, c, &rc);
+		if (err)
+			return err;
+		if (rc) {
+			*from = c + 1;
+			return 1;
+		}
+	}
+	bis = calloc(k, sizeof(*bis));
+	if (!bis)
 		return -ENOMEM;
-	rb_entry_set(q, rb, cluster % q->rb_entries, 1, &boff, &blen);
-	err = blk_pwrite_full(b->fd, rb, q->cs, cluster << q->cluster_bits);
-	if (!err)
-		qcache_put(&q->rb_cache, q->cs, cluster << q->cluster_bits, rb);
-	free(rb);
-	if (err)
-		return err;
-	rte = cluster << q->cluster_bits;
-	st_be64(&rte, rte);
-	err = blk_pwrite_full(b->fd, &rte, 8, q->rt_offset + bi * 8);
-	if (err)
-		return err;
-	q->rt[bi] = cluster << q->cluster_bits;
-	return 1;
+	missing_blocks(q, start, start + n + k, &max_bi, bis);
+	err = rc_write_blocks(b, bis, k, start + n);
+	free(bis);
+	return err ? err : 1;
+}
+
+/* First run of n clusters with refcount 0 at or after `from`. */
+static int find_free_run(struct blk *b, uint64_t from, uint64_t n, uint64_t *out)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t start = from, rc;
+
+	for (uint64_t c = start; c < start + n; c++) {
+		int err = qcow2_rc_get(b, c, &rc);
+		if (err)
+			return err;
+		if (rc)
+			start = c + 1;
+		if (((c + n) << q->cluster_bits) > QCOW2_L2E_OFFSET_MASK)
+			return -EFBIG;
+	}
+	*out = start;
+	return 0;
 }
 
 /* Allocate n contiguous clusters (refcount 1 each); returns the host offset. */
 int qcow2_alloc_clusters(struct blk *b, uint64_t n, uint64_t *out)
 {
 	struct qcow2 *q = Q(b);
-	uint64_t start, c, rc;
+	uint64_t from = q->free_hint, start;
 	int err;
 
-retry:
-	start = q->free_hint;
-	for (c = start; c < start + n; c++) {
-		err = qcow2_rc_get(b, c, &rc);
+	for (int tries = 0;; tries++) {
+		if (tries > 1000)
+			return -EIO;
+		err = find_free_run(b, from, n, &start);
 		if (err)
 			return err;
-		if (rc) {
-			start = c + 1;
-			if (c == q->free_hint)
-				q->free_hint = c + 1;
-		}
-		if ((c << q->cluster_bits) > QCOW2_L2E_OFFSET_MASK)
-			return -EFBIG;
-	}
-	for (c = start; c < start + n; c++) {
-		err = rc_ensure_block(b, c);
+		if (start > q->free_hint && from == q->free_hint && n == 1)
+			q->free_hint = start;
+		err = rc_add_blocks(b, start, n, &from);
 		if (err < 0)
 			return err;
-		if (err > 0)
-			goto retry;
+		if (!err)
+			break;
 	}
-	for (c = start; c < start + n; c++) {
+	for (uint64_t c = start; c < start + n; c++) {
 		err = qcow2_rc_store(b, c, 1);
 		if (err)
 			return err;
 	}
 	if (start == q->free_hint)
 		q->free_hint = start + n;
+	q->file_end = MAX(q->file_end, (start + n) << q->cluster_bits);
 	*out = start << q->cluster_bits;
 	return 0;
 }
@@ -554,6 +624,11 @@ static int read_compressed(struct blk *b, uint64_t e, uint8_t *out)
 	int err, zr;
 
 	qcow2_compressed_extent(q, e, &off, &len);
+	if (off >= q->file_end) {
+		log_warnx("%s: compressed cluster at 0x%llx is past the end of the file",
+			  b->path, (unsigned long long)off);
+		return -EIO;
+	}
 	if (len > 2 * q->cs)
 		len = 2 * q->cs;
 	err = blk_pread_zfill(b->fd, q->zbuf, len, off);
@@ -599,6 +674,11 @@ static int read_piece(struct blk *b, uint64_t gc, uint64_t e, uint64_t in, uint6
 	err = qcow2_l2_offset_check(b, host, "data cluster");
 	if (err)
 		return err;
+	if (host >= q->file_end) {
+		log_warnx("%s: data cluster at 0x%llx is past the end of the file (corrupt image; "
+			  "run 'vireo disk check')", b->path, (unsigned long long)host);
+		return -EIO;
+	}
 	/* Data clusters at the end of the file may be shorter than a cluster. */
 	return blk_pread_zfill(b->fd, buf, n, host + in);
 }
@@ -769,35 +849,54 @@ static int qcow2_discard(struct blk *b, uint64_t off, uint64_t len)
 	return err;
 }
 
+/* Status of one cluster's entry; *host is where its data starts. */
+static int entry_status(struct blk *b, uint64_t e, uint64_t in, unsigned *st, uint64_t *host)
+{
+	struct qcow2 *q = Q(b);
+
+	*host = 0;
+	if (e & QCOW2_OFLAG_COMPRESSED) {
+		*st = BLK_STATUS_ALLOCATED | BLK_STATUS_DATA | BLK_STATUS_COMPRESSED;
+	} else if ((e & QCOW2_OFLAG_ZERO) && q->version >= 3) {
+		*st = BLK_STATUS_ALLOCATED | BLK_STATUS_ZERO;
+	} else if (e & QCOW2_L2E_OFFSET_MASK) {
+		*st = BLK_STATUS_ALLOCATED | BLK_STATUS_DATA;
+		if (!(e & QCOW2_OFLAG_COPIED))
+			*st |= BLK_STATUS_SHARED;
+		*host = (e & QCOW2_L2E_OFFSET_MASK) + in;
+		if ((*host - in) & (q->cs - 1))
+			return qcow2_l2_offset_check(b, *host - in, "data cluster");
+	} else {
+		*st = 0;
+	}
+	return 0;
+}
+
 static int qcow2_block_status(struct blk *b, uint64_t off, uint64_t len, struct blk_extent *ext)
 {
 	struct qcow2 *q = Q(b);
-	uint64_t end = off + len, pos = off;
-	unsigned first_status = 0;
-	uint64_t first_host = 0;
+	uint64_t end = off + len, pos = off, first_host = 0, l2_span = q->cs * q->l2_entries;
+	unsigned first_status = 0, steps = 0;
 	int err;
 
-	while (pos < end) {
+	/* Bounded work per call: at most 8192 cluster entries. */
+	while (pos < end && steps++ < 8192) {
 		uint64_t gc = pos >> q->cluster_bits, in = pos & (q->cs - 1);
-		uint64_t n = MIN(end - pos, q->cs - in), e, host = 0;
+		uint64_t n = MIN(end - pos, q->cs - in), e, host;
 		unsigned st;
 
-		err = entry_lookup(b, gc, &e);
+		if (!(q->l1[gc / q->l2_entries] & QCOW2_L1E_OFFSET_MASK)) {
+			/* No L2 table: the whole span is unallocated in one step. */
+			n = MIN(end - pos, l2_span - pos % l2_span);
+			e = 0;
+		} else {
+			err = entry_lookup(b, gc, &e);
+			if (err)
+				return err;
+		}
+		err = entry_status(b, e, in, &st, &host);
 		if (err)
 			return err;
-		if (e & QCOW2_OFLAG_COMPRESSED)
-			st = BLK_STATUS_ALLOCATED | BLK_STATUS_DATA | BLK_STATUS_COMPRESSED;
-		else if ((e & QCOW2_OFLAG_ZERO) && q->version >= 3)
-			st = BLK_STATUS_ALLOCATED | BLK_STATUS_ZERO;
-		else if (e & QCOW2_L2E_OFFSET_MASK) {
-			st = BLK_STATUS_ALLOCATED | BLK_STATUS_DATA;
-			if (!(e & QCOW2_OFLAG_COPIED))
-				st |= BLK_STATUS_SHARED;
-			host = (e & QCOW2_L2E_OFFSET_MASK) + in;
-			if (host & (q->cs - 1) && !in)
-				return qcow2_l2_offset_check(b, host, "data cluster");
-		} else
-			st = 0;
 		if (pos == off) {
 			first_status = st;
 			first_host = host;
@@ -806,9 +905,6 @@ static int qcow2_block_status(struct blk *b, uint64_t off, uint64_t len, struct 
 			break;
 		}
 		pos += n;
-		/* Stop after one L2 table's worth so a call stays cheap. */
-		if (pos - off >= q->cs * q->l2_entries)
-			break;
 	}
 	ext->len = pos - off;
 	ext->status = first_status;
@@ -1150,6 +1246,7 @@ static int qcow2_open(struct blk *b)
 		err = read_backing_name(b, hdr);
 	if (!err)
 		err = qcow2_setup(b, fsize);
+	q->file_end = fsize;
 	if (!err && q->autoclear && !(b->flags & BLK_OPEN_RDONLY)) {
 		/* We do not maintain bitmaps: clear what we don't understand. */
 		uint64_t zero = 0;

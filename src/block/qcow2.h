@@ -95,6 +95,7 @@ struct qcow2 {
 	uint32_t header_length;
 	struct qcache l2_cache, rb_cache;
 	uint64_t free_hint;	/* no free cluster below this index */
+	uint64_t file_end;	/* file size, plus clusters allocated since open */
 	uint8_t *cbuf;		/* one cluster, for copy-on-write */
 	uint8_t *zbuf;		/* compressed input, two clusters */
 };

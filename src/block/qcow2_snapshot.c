@@ -158,6 +158,11 @@ int qcow2_snapshot_create(struct blk *b, const char *name)
 
 	if (!*name || strlen(name) > 255 || q->nb_snapshots >= QCOW2_MAX_SNAPSHOTS)
 		return -EINVAL;
+	if (q->refcount_bits < 2) {
+		log_warnx("%s: 1-bit refcounts cannot count a snapshot's second reference; "
+			  "convert the image first", b->path);
+		return -ERANGE;
+	}
 	err = qcow2_snapshot_table_read(b, &tab, &tlen);
 	if (!err)
 		err = table_scan(b, tab, tlen, name, &used, &next_id);

@@ -110,7 +110,7 @@ static int parse_opts(int argc, char **argv, struct disk_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+f:O:F:b:rh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:O:F:b:rh", long_opts, NULL)) != -1) {
 		if (c == 'h' || parse_one(c, o))
 			return -1;
 	}

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,8 +42,9 @@ static void switch_usage(FILE *f)
 		"           port-set PORT [group=NAME] [promisc=on|off] | shutdown | raw JSON\n"
 		"       vireo switch attach (--name NAME | --socket PATH) --tap IFNAME\n"
 		"                    [--group NAME] [--mac MAC] [--promisc] [--port-name NAME]\n"
-		"       vireo switch perf (--name NAME | --socket PATH) [--size BYTES]\n"
-		"                    [--seconds N] [--transport shm|seqpacket]\n"
+		"       vireo switch perf (--name NAME | --socket PATH | --veth IFA,IFB)\n"
+		"                    [--size BYTES] [--seconds N] [--transport shm|seqpacket]\n"
+		"                    [--group NAME]\n"
 		"SPEC: NAME[,vlan=VID][,trunk=VIDS][,native=VID][,rate=MBPS][,promisc][,mac-lock]\n"
 		"      (VIDS: 10:20:100-110)\n");
 }
@@ -181,10 +183,12 @@ static int switch_run(int argc, char **argv)
 	}
 	if (!err)
 		err = uplink_group(cfg, vlan, trunk, native);
-	if (!err)
-		err = vsw_server_run(cfg);
-	else
-		switch_usage(stderr);
+	if (err) {
+		fprintf(stderr, "see 'vireo switch --help'\n");
+		free(cfg);
+		return 2;
+	}
+	err = vsw_server_run(cfg);
 	free(cfg);
 	return err ? 1 : 0;
 }
@@ -401,12 +405,17 @@ static int pump(struct net_port *port, int tap, bool to_tap, uint8_t *buf)
 				return 0;
 			if (n < 0)
 				return (int)n;
-			if (write(tap, buf, (size_t)n) < 0 && errno != EAGAIN)
+			/*
+			 * A tap that is down (for instance while it moves to
+			 * another namespace) refuses frames with EIO: drop
+			 * them, as a NIC without link would.
+			 */
+			if (write(tap, buf, (size_t)n) < 0 && errno == EBADF)
 				return -errno;
 		} else {
 			n = read(tap, buf, NET_FRAME_MAX);
 			if (n < 0)
-				return errno == EAGAIN ? 0 : -errno;
+				return errno == EAGAIN || errno == EINTR || errno == EIO ? 0 : -errno;
 			if (net_port_send(port, buf, (size_t)n) == -EPIPE)
 				return -EPIPE;
 		}
@@ -508,29 +517,47 @@ static int switch_perf(int argc, char **argv)
 		{ "size", required_argument, NULL, 'S' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "transport", required_argument, NULL, 'T' },
+		{ "veth", required_argument, NULL, 'v' },
+		{ "group", required_argument, NULL, 'g' },
 		{ 0 }
 	};
-	const char *name = NULL, *sock = NULL, *transport = "shm";
+	const char *name = NULL, *sock = NULL, *transport = "shm", *veth = NULL, *group = NULL;
 	struct vsw_perf_result r;
 	char path[4200];
 	double seconds = 3;
 	long size = 64;
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "n:s:S:t:T:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:s:S:t:T:v:g:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': name = optarg; break;
 		case 's': sock = optarg; break;
 		case 'S': size = strtol(optarg, NULL, 10); break;
 		case 't': seconds = strtod(optarg, NULL); break;
 		case 'T': transport = optarg; break;
+		case 'v': veth = optarg; break;
+		case 'g': group = optarg; break;
 		default: switch_usage(stderr); return 2;
 		}
 	}
-	if (resolve_socket(name, sock, path, sizeof(path)))
+	if (veth) {
+		char a[IF_NAMESIZE * 2 + 2], *b;
+
+		snprintf(a, sizeof(a), "%s", veth);
+		b = strchr(a, ',');
+		if (!b) {
+			fprintf(stderr, "vireo switch perf: --veth IFA,IFB\n");
+			return 2;
+		}
+		*b++ = '\0';
+		transport = "veth";
+		err = vsw_perf_veth(a, b, (size_t)size, seconds, &r);
+	} else if (resolve_socket(name, sock, path, sizeof(path))) {
 		return 2;
-	/* Ethernet sizes without FCS: 64 B on the wire is a 60 B frame here. */
-	err = vsw_perf_run(path, (size_t)size, seconds, transport, &r);
+	} else {
+		/* Sizes without FCS: 64 B on the wire is a 60 B frame here. */
+		err = vsw_perf_run(path, group, (size_t)size, seconds, transport, &r);
+	}
 	if (err) {
 		fprintf(stderr, "vireo switch perf: %s\n", strerror(-err));
 		return 1;

@@ -36,6 +36,7 @@ struct net_port {
 	int notify_fd;          /* shm: the switch wakes us */
 	struct shm_area *area;
 	struct shm_end tx, rx;
+	bool armed;             /* shm: rx `waiting` flag set */
 	struct nat *nat;
 	uint8_t mac[6];
 	bool mac_reserved;
@@ -200,7 +201,7 @@ static int shm_setup(struct net_port *p, int fds[3])
 	ev.data.fd = p->sock;
 	if (epoll_ctl(p->fd, EPOLL_CTL_ADD, p->sock, &ev) < 0)
 		return -errno;
-	shm_ring_arm(&p->rx);
+	p->armed = shm_ring_arm(&p->rx);
 	return 0;
 }
 
@@ -270,8 +271,10 @@ static int local_mac(struct net_port *p, const struct port_spec *ps)
 	char err[256], owner[64];
 	int r;
 
-	snprintf(owner, sizeof(owner), "%s port of pid %ld",
-		 ps->kind == PORT_TAP ? "tap" : "nat", (long)getpid());
+	if (ps->kind == PORT_TAP)
+		snprintf(owner, sizeof(owner), "tap port %s", ps->target);
+	else
+		snprintf(owner, sizeof(owner), "NAT port");
 	if (!ps->mac) {
 		r = net_mac_generate(owner, p->mac);
 	} else if (net_mac_parse(ps->mac, p->mac)) {
@@ -411,7 +414,8 @@ static int shm_idle(struct net_port *p)
 		if (read(p->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			return -errno;
 	}
-	return shm_ring_arm(&p->rx) ? -EAGAIN : 0;
+	p->armed = shm_ring_arm(&p->rx);
+	return p->armed ? -EAGAIN : 0;
 }
 
 static ssize_t shm_recv(struct net_port *p, void *buf, size_t cap)
@@ -422,7 +426,10 @@ static ssize_t shm_recv(struct net_port *p, void *buf, size_t cap)
 		if (n < 0)
 			return -EPROTO;
 		if (n > 0) {
-			shm_ring_disarm(&p->rx);
+			if (p->armed) {
+				shm_ring_disarm(&p->rx);
+				p->armed = false;
+			}
 			len = shm_ring_get(&p->rx, buf, cap);
 			shm_ring_release(&p->rx);
 			if (len >= 0)

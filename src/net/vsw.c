@@ -177,7 +177,10 @@ int vsw_port_attach(struct vsw *sw, const char *name, const uint8_t *mac,
 	if (!p)
 		return -ENOMEM;
 	p->id = id;
-	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
+	if (name && *name)
+		snprintf(p->name, sizeof(p->name), "%s", name);
+	else
+		snprintf(p->name, sizeof(p->name), "port%u", id);
 	if (mac) {
 		memcpy(p->mac, mac, 6);
 		p->has_mac = true;
@@ -309,25 +312,30 @@ static bool mac_is_zero(const uint8_t *m)
 	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
 }
 
-/* Token bucket: refill at rate_mbps, burst of 10 ms (at least 2 frames). */
+/*
+ * Token bucket: refill at rate_mbps, burst of 50 ms (at least 2 frames), so
+ * the switch being off the CPU for a few scheduler ticks on a busy host
+ * does not cost the port its rate.
+ * Tokens are kept in millibits: rate Mbit/s is exactly rate millibits per
+ * ns, so no fraction is lost however often frames arrive.
+ */
 static bool vsw_rate_ok(struct vsw_port *in, size_t len, uint64_t now)
 {
-	uint64_t rate = in->group->rate_mbps, cap, elapsed, bits = len * 8ULL;
+	uint64_t rate = in->group->rate_mbps, cap, elapsed, need = len * 8000ULL;
 
 	if (!rate)
 		return true;
-	cap = MAX(rate * 10000ULL, 2ULL * VSW_FRAME_MAX * 8);
+	cap = MAX(rate * 50000ULL, 2ULL * VSW_FRAME_MAX * 8) * 1000;
 	elapsed = now - in->tokens_ns;
 	if (!in->tokens_ns || elapsed > 1000000000ULL)
 		elapsed = 1000000000ULL;
-	/* rate Mbit/s = rate/1000 bit/ns */
-	in->tokens = MIN(cap, in->tokens + elapsed * rate / 1000);
+	in->tokens = MIN(cap, in->tokens + elapsed * rate);
 	in->tokens_ns = now;
-	if (in->tokens < bits) {
+	if (in->tokens < need) {
 		in->stats.rx_rate_drop++;
 		return false;
 	}
-	in->tokens -= bits;
+	in->tokens -= need;
 	return true;
 }
 

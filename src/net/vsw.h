@@ -73,7 +73,7 @@ struct vsw_port {
 	bool promisc;           /* requested; effective only if the group allows */
 	bool uplink;
 	struct vsw_group *group;
-	uint64_t tokens;        /* token bucket, in bits */
+	uint64_t tokens;        /* token bucket, in millibits */
 	uint64_t tokens_ns;     /* last refill */
 	struct vsw_port_stats stats;
 	vsw_xmit_fn xmit;

@@ -99,10 +99,15 @@ int vsw_group_parse(const char *spec, struct vsw_group *g, char *err, size_t err
 	}
 	strcpy(g->name, tok);
 	while (!r && (tok = strtok_r(NULL, ",", &save))) {
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "%s", tok);
 		native_set |= !strncmp(tok, "native=", 7);
 		r = spec_option(g, tok);
 		if (r)
-			snprintf(err, errlen, "group '%s': bad option '%s'", g->name, tok);
+			snprintf(err, errlen, "group '%s': bad option '%s' (vlan=VID and "
+				 "native=VID with VID 1-4094, trunk=VID[:LO-HI...], rate=MBPS, "
+				 "promisc, mac-lock)", g->name, opt);
 	}
 	if (!r && g->mode == VSW_VLAN_TRUNK && !native_set)
 		g->vlan = 0;

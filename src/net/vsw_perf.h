@@ -22,10 +22,18 @@ struct vsw_perf_result {
 
 /*
  * Run for `seconds` against the switch at socket `path` with frames of
- * `size` bytes (60..1514) over `transport` ("shm" or "seqpacket").
- * 0 or -errno.
+ * `size` bytes (60..1514) over `transport` ("shm" or "seqpacket"), both
+ * ports in port group `group` (NULL: default).  0 or -errno.
  */
-int vsw_perf_run(const char *path, size_t size, double seconds, const char *transport,
-		 struct vsw_perf_result *out) WUR;
+int vsw_perf_run(const char *path, const char *group, size_t size, double seconds,
+		 const char *transport, struct vsw_perf_result *out) WUR;
+
+/*
+ * The same measurement through a kernel veth pair, for comparison: frames
+ * sent with AF_PACKET on `ifa` (sendmmsg, qdisc bypassed) are counted on
+ * its peer `ifb` (recvmmsg), one thread.  Needs CAP_NET_RAW.  0 or -errno.
+ */
+int vsw_perf_veth(const char *ifa, const char *ifb, size_t size, double seconds,
+		  struct vsw_perf_result *out) WUR;
 
 #endif

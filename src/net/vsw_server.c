@@ -80,6 +80,8 @@ struct vsw_server {
 	struct vsw_ev listen_ev, timer_ev, signal_ev;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool stop;
+	bool accept_paused;             /* listen fd out of epoll (EMFILE) */
+	bool err_logged;                /* start-up error already explained */
 	struct vsw_conn *conns, *busy, *kick;
 	struct nat *nat;
 	uint64_t now;
@@ -812,8 +814,16 @@ static void on_listen(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
 	int fd = accept4(ev->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), big = VSW_REPLY_SNDBUF;
 	struct vsw_conn *c;
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* Out of fds: stop listening for a second rather than spin. */
+		if (errno == EMFILE || errno == ENFILE) {
+			log_warnx_rl("switch %s: out of file descriptors; pausing accept",
+				     s->sw->name);
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+			s->accept_paused = true;
+		}
 		return;
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	c = conn_new(s, CONN_CTL, fd, on_ctl);
@@ -832,6 +842,8 @@ static void on_timer(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
 	if (read(ev->fd, &v, sizeof(v)) < 0)
 		return;
 	vsw_tick(s->sw, now_ns());
+	if (s->accept_paused && ev_add(s, &s->listen_ev) == 0)
+		s->accept_paused = false;
 }
 
 static void on_signal(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
@@ -931,7 +943,9 @@ static int uplink_open(struct vsw_server *s)
 	if (kind == CONN_TAP) {
 		fd = tap_open(cfg->tap_ifname);
 		if (fd < 0) {
-			log_errno(-fd, "switch %s: tap %s", s->sw->name, cfg->tap_ifname);
+			log_errno(-fd, "switch %s: cannot open tap %s%s", s->sw->name,
+				  cfg->tap_ifname, fd == -EPERM || fd == -EACCES ? " (needs CAP_NET_ADMIN)" : "");
+			s->err_logged = true;
 			return fd;
 		}
 	} else {
@@ -1042,7 +1056,7 @@ int vsw_server_run(const struct vsw_server_config *cfg)
 	if (err) {
 		if (err == -EADDRINUSE)
 			log_warnx("switch %s: already running on %s", cfg->name, s->path);
-		else
+		else if (!s->err_logged)
 			log_errno(-err, "switch %s: cannot start", cfg->name);
 		goto out;
 	}

@@ -229,36 +229,98 @@ static void check_interrupts(struct emu_cpu *c)
 	}
 }
 
+/* Instructions after which a block ends: control transfers and anything that
+ * changes the mode, interrupt state or address space, or talks to devices. */
+static bool ends_block(const struct emu_insn *in)
+{
+	uint8_t b = (uint8_t)in->op;
+
+	if (in->op >= 0x200)
+		return false;
+	if (in->op >= 0x100) {
+		switch (b) {
+		case 0x00 ... 0x0b: case 0x20 ... 0x23: case 0x30 ... 0x35:
+		case 0x80 ... 0x8f: case 0xa1: case 0xa9: case 0xae:
+		case 0xb2: case 0xb4: case 0xb5: case 0xc7: case 0xff:
+			return true;
+		default:
+			return false;
+		}
+	}
+	switch (b) {
+	case 0x07: case 0x17: case 0x1f: case 0x6c ... 0x6f: case 0x70 ... 0x7f:
+	case 0x8e: case 0x9a: case 0x9d: case 0xc2: case 0xc3: case 0xc4: case 0xc5:
+	case 0xca ... 0xcf: case 0xe0 ... 0xef: case 0xf1: case 0xf4: case 0xfa: case 0xfb:
+		return true;
+	case 0xff:
+		return (in->reg & 7) >= 2 && (in->reg & 7) <= 5;
+	default:
+		return false;
+	}
+}
+
+static void icache_reset(struct emu_icache *ic)
+{
+	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++)
+		ic->blocks[i].hva = NULL;
+	ic->arena_used = 0;
+}
+
+/* Decode a block starting at RIP (linear la, host address hva) into b. */
+static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
+{
+	struct emu_icache *ic = c->icache;
+	uint64_t rip = c->rip;
+	unsigned n = 0;
+
+	if (ic->arena_used + EMU_BLOCK_MAX > EMU_ARENA_INSNS)
+		icache_reset(ic);
+	b->insns = &ic->arena[ic->arena_used];
+	for (;;) {
+		struct emu_insn *in = &b->insns[n];
+		c->rip = rip;
+		emu_decode(c, in);
+		n++;
+		rip = in->next_rip;
+		la += in->len;
+		if (ends_block(in) || n == EMU_BLOCK_MAX || (la & 0xfff) > 0x1000 - 15 ||
+		    (la & ~0xfffULL) != ((la - in->len) & ~0xfffULL))
+			break;
+	}
+	c->rip = b->insns[0].rip;
+	b->n = (uint8_t)n;
+	ic->arena_used += n;
+}
+
 /*
- * Find the decoded instruction at RIP in the cache, decoding it on a miss.
- * Falls back to decoding into cpu->insn when the bytes are not cacheable
- * (near a page end, not RAM, no cache).
+ * The cached block at RIP, building it on a miss; NULL when the bytes are
+ * not cacheable (near a page end, not RAM, no cache): decode one by one.
  */
-static struct emu_insn *insn_lookup(struct emu_cpu *c)
+static struct emu_block *block_lookup(struct emu_cpu *c)
 {
 	uint64_t la = c->code64 ? c->rip : (c->seg[S_CS].base + c->rip) & 0xffffffffULL;
 	bool u = emu_user(c);
 	struct emu_tlb_entry *t = &c->tlb[u][(la >> 12) & (EMU_TLB_SIZE - 1)];
 	const uint8_t *hva;
-	struct emu_icache_entry *e;
+	struct emu_block *b;
 	uint32_t *g, gen;
 	uint8_t mode = (uint8_t)(c->code64 * 8 + c->def_size);
 
 	if (!c->icache || (la & 0xfff) > 0x1000 - 15)
-		goto uncached;
+		return NULL;
 	if (t->tag_x != (la & ~0xfffULL)) {
 		emu_mmu_translate(c, la, ACC_EXEC, u);
 		if (t->tag_x != (la & ~0xfffULL))
-			goto uncached;
+			return NULL;
 	}
 	hva = (const uint8_t *)(uintptr_t)(la + t->addend);
 	g = emu_code_gen(c, hva);
 	if (!g)
-		goto uncached;
-	e = &c->icache[((uintptr_t)hva ^ (c->rip >> 12)) & (EMU_ICACHE_SIZE - 1)];
+		return NULL;
+	b = &c->icache->blocks[(((uintptr_t)hva >> 1) ^ (c->rip >> 13)) & (EMU_BLOCK_HASH - 1)];
 	gen = __atomic_load_n(g, __ATOMIC_ACQUIRE);
-	if (e->hva == hva && e->rip == c->rip && e->mode == mode && e->gen == gen)
-		return &e->insn;
+	if (b->hva == hva && b->rip == c->rip && b->mode == mode && b->gen == gen)
+		return b;
 	if (!(gen & 1)) {
 		uint32_t want = gen | 1;
 		if (__atomic_compare_exchange_n(g, &gen, want, false, __ATOMIC_ACQ_REL,
@@ -270,16 +332,31 @@ static struct emu_insn *insn_lookup(struct emu_cpu *c)
 				c->code_page_added(c);
 		}
 	}
-	e->hva = NULL;
-	emu_decode(c, &e->insn);
-	e->hva = hva;
-	e->rip = c->rip;
-	e->mode = mode;
-	e->gen = gen;
-	return &e->insn;
-uncached:
-	emu_decode(c, &c->insn);
-	return &c->insn;
+	b->hva = NULL;
+	block_build(c, b, la);
+	b->hva = hva;
+	b->rip = c->rip;
+	b->mode = mode;
+	b->gen = gen;
+	b->genp = g;
+	return b;
+}
+
+/* Execute a cached block; stops early when control leaves the straight line
+ * or a write changed the block's page. */
+static void block_exec(struct emu_cpu *c, const struct emu_block *b)
+{
+	const uint32_t *g = b->genp;
+	uint32_t gen = b->gen;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct emu_insn *in = &b->insns[i];
+		c->step_rip = c->rip;
+		emu_exec(c, in);
+		c->icount++;
+		if (c->rip != in->next_rip || __atomic_load_n(g, __ATOMIC_RELAXED) != gen)
+			return;
+	}
 }
 
 int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *exc_out)
@@ -329,8 +406,16 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 		if (c->stop_hi && (c->rip < c->stop_lo || c->rip >= c->stop_hi))
 			return 0;
 		c->step_rip = c->rip;
-		emu_exec(c, insn_lookup(c));
-		c->icount++;
+		{
+			struct emu_block *b = block_lookup(c);
+			if (b) {
+				block_exec(c, b);
+			} else {
+				emu_decode(c, &c->insn);
+				emu_exec(c, &c->insn);
+				c->icount++;
+			}
+		}
 		if (c->irq_inhibit) {
 			c->irq_inhibit = false;
 			c->inhibit_icount = c->icount;

@@ -109,19 +109,29 @@ struct emu_insn {
 };
 
 /*
- * Decoded-instruction cache entry.  Keyed by the host address of the
- * instruction bytes (that is, its guest-physical address), the RIP (branch
- * targets and RIP-relative operands depend on it) and the code size; valid
- * while the page's code generation is unchanged (see emu_code_*).
+ * Decoded-instruction cache: straight-line blocks of decoded instructions
+ * (ending at a control transfer, a system instruction or the page end),
+ * keyed by the host address of the first byte (that is, its guest-physical
+ * address), the RIP (branch targets and RIP-relative operands depend on it)
+ * and the code size; valid while the page's code generation is unchanged
+ * (see emu_code_*).  Instructions live in an arena that is reset when full.
  */
-#define EMU_ICACHE_BITS 15
-#define EMU_ICACHE_SIZE (1u << EMU_ICACHE_BITS)
-struct emu_icache_entry {
+#define EMU_BLOCK_MAX   48
+#define EMU_BLOCK_HASH  (1u << 14)
+#define EMU_ARENA_INSNS (1u << 18)
+struct emu_block {
 	const uint8_t *hva;
 	uint64_t rip;
 	uint32_t gen;
 	uint8_t mode;
-	struct emu_insn insn;
+	uint8_t n;
+	uint32_t *genp;
+	struct emu_insn *insns;
+};
+struct emu_icache {
+	struct emu_block blocks[EMU_BLOCK_HASH];
+	struct emu_insn *arena;
+	uint32_t arena_used;
 };
 
 /* x87 state (Intel SDM Vol. 1 §8.1). */
@@ -217,10 +227,11 @@ struct emu_cpu {
 	uint32_t *page_gen;
 	uint8_t *ram_base;
 	uint64_t ram_pages;
-	struct emu_icache_entry *icache;
+	struct emu_icache *icache;
 	void (*code_page_added)(struct emu_cpu *cpu);   /* flush other vCPUs' write TLBs */
 	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */
-	unsigned debug;          /* VIREO_EMU_DEBUG level */       /* another thread wants the TLB flushed */
+	unsigned debug;          /* VIREO_EMU_DEBUG level */
+	uint64_t debug_next;       /* another thread wants the TLB flushed */
 	void (*mark_dirty)(struct emu_cpu *cpu, uint64_t gpa);
 	unsigned poll_countdown;
 	/* HLT: return when an interrupt may be pending or exit was requested. */

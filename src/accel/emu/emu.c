@@ -247,9 +247,14 @@ static void hook_poll(struct emu_cpu *c)
 {
 	struct emu_vcpu *ev = to_ev(c);
 
-	if (c->debug && (c->icount & ((1ULL << 24) - 1)) < 1024)
-		log_warnx("emu: vcpu%d: rip 0x%llx icount %llu", ev->vcpu->id,
-			  (unsigned long long)c->rip, (unsigned long long)c->icount);
+	if (c->debug && c->icount >= c->debug_next) {
+		struct timespec ts;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		c->debug_next = c->icount + (1ULL << 27);
+		log_warnx("emu: vcpu%d: rip 0x%llx icount %llu cpu %.2fs", ev->vcpu->id,
+			  (unsigned long long)c->rip, (unsigned long long)c->icount,
+			  ts.tv_sec + ts.tv_nsec / 1e9);
+	}
 
 	lapic_timer_poll(ev->lapic, guest_tsc_now(ev->vcpu->vm));
 	if (lapic_take_nmi(ev->lapic))
@@ -421,8 +426,11 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		vcpu->accel = NULL;
 		return err;
 	}
-	ev->cpu.icache = calloc(EMU_ICACHE_SIZE, sizeof(*ev->cpu.icache));
-	if (!ev->cpu.icache) {
+	ev->cpu.icache = calloc(1, sizeof(*ev->cpu.icache));
+	if (ev->cpu.icache)
+		ev->cpu.icache->arena = calloc(EMU_ARENA_INSNS, sizeof(struct emu_insn));
+	if (!ev->cpu.icache || !ev->cpu.icache->arena) {
+		free(ev->cpu.icache);
 		lapic_destroy(ev->lapic);
 		pthread_cond_destroy(&ev->cond);
 		pthread_mutex_destroy(&ev->lock);
@@ -446,6 +454,7 @@ static void emu_vcpu_destroy(struct vcpu *vcpu)
 	if (!ev)
 		return;
 	lapic_destroy(ev->lapic);
+	free(ev->cpu.icache->arena);
 	free(ev->cpu.icache);
 	pthread_cond_destroy(&ev->cond);
 	pthread_mutex_destroy(&ev->lock);

@@ -310,8 +310,11 @@ static void shxd(struct emu_cpu *c, const struct emu_insn *in, unsigned cnt, boo
 	unsigned cf;
 
 	cnt &= size == 8 ? 63 : 31;
-	if (!cnt)
+	if (!cnt) {
+		if (in->mod == 3 && size == 4)    /* the 32-bit write still zero-extends */
+			reg_set(c, in->rm, reg_get(c, in->rm, 4, true), 4, true);
 		return;
+	}
 	if (in->mod != 3) {
 		la = emu_ea_linear(c, in, size);
 		prep_write(c, la, size);
@@ -803,17 +806,17 @@ static void string_op(struct emu_cpu *c, struct emu_insn *in)
 		}
 		count--;
 		if (!rep)
-			return;
+			break;
 		reg_set(c, R_CX, count, in->asize, false);
 		if (is_cmp) {
 			bool zf = emu_cond(c, 4);
 			if ((in->rep == 0xf3 && !zf) || (in->rep == 0xf2 && zf))
-				return;
+				break;
 		}
 		if (!--budget)
 			break;
 	}
-	if (count) {
+	if (rep && count && !(is_cmp && ((in->rep == 0xf3) != emu_cond(c, 4)))) {
 		/* Not finished: restart the instruction so interrupts get a look in. */
 		c->rip = in->rip;
 		return;

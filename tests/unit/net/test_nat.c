@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "vsw_test.h"
 #include "net/nat.h"
+#include "vireo/net.h"
 
 static const uint8_t guest_mac[6] = { 0x02, 0x56, 0x52, 0x00, 0x00, 0x01 };
 
@@ -216,6 +217,42 @@ static void test_fwd_parse(void **state)
 	assert_int_equal(nat_fwd_parse("tcp::1-:2junk", &f), -EINVAL);
 }
 
+
+/* The same NAT as a VM's private port, through the net_port API. */
+static void test_net_port_nat(void **state)
+{
+	char dir[] = "/tmp/vireo-test-nat-XXXXXX", cmd[64];
+	struct net_port *p;
+	uint8_t f[2048], mac[6];
+	size_t len;
+	ssize_t n = -EAGAIN;
+
+	assert_non_null(mkdtemp(dir));
+	setenv("VIREO_RUN_DIR", dir, 1);
+	assert_int_equal(net_port_open("nat,mac=02:56:52:00:00:01,hostfwd=tcp::0-:22", &p), 0);
+	net_port_mac(p, mac);
+	assert_memory_equal(mac, guest_mac, 6);
+	assert_int_equal(net_port_id(p), 0);
+	len = dhcp_discover(f);
+	assert_int_equal(net_port_send(p, f, len), 0);
+	for (int i = 0; i < 50; i++) {
+		struct pollfd pf = { .fd = net_port_fd(p), .events = POLLIN };
+
+		poll(&pf, 1, 100);
+		n = net_port_recv(p, f, sizeof(f));
+		if (n > 0 && is_dhcp_reply(f, (size_t)n))
+			break;
+	}
+	assert_true(n > 0 && is_dhcp_reply(f, (size_t)n));
+	assert_int_equal(net_port_recv(p, f, sizeof(f)), -EAGAIN);
+	assert_int_equal(net_port_send(p, f, NET_FRAME_MAX + 1), -EMSGSIZE);
+	net_port_close(p);
+	assert_int_equal(net_port_open("nat,hostfwd=bogus", &p), -EINVAL);
+	assert_int_equal(net_port_open("carrier-pigeon", &p), -EINVAL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_dhcp),
 		cmocka_unit_test(test_arp_gateway),
 		cmocka_unit_test(test_hostfwd),
+		cmocka_unit_test(test_net_port_nat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

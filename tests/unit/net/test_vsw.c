@@ -317,7 +317,7 @@ static double rate_run(struct bench *b, uint32_t limit, uint32_t offer_mbps, siz
 	assert_int_equal(vsw_group_modify(b->sw, &g), 0);
 	frame_build(f, b->mac[1], b->mac[0], -1, size);
 	before = b->p[0]->stats.rx_bytes;
-	/* Start where the previous run ended; the first 10 ms burst is allowed. */
+	/* Each run starts with a full bucket: 50 ms of burst, 2.5% of 2 s. */
 	for (t = 10 * SEC; t < 10 * SEC + end; t += gap)
 		vsw_input(b->sw, b->p[0], f, size, t);
 	return (double)(b->p[0]->stats.rx_bytes - before) * 8 / 2 / 1e6;
@@ -453,6 +453,139 @@ static void test_many_ports(void **state)
 	assert_int_equal(p->id, 7);
 }
 
+
+/*
+ * Random frames (fixed seed) from every kind of port.  Whatever goes in,
+ * what comes out obeys the VLAN rules: access ports get untagged frames of
+ * their VLAN, trunks get allowed VIDs only, nothing returns to its sender.
+ * Under ASan this is also a crash test of the parser.
+ */
+struct fuzz_port {
+	struct vsw_port *p;
+	int idx;
+	int access_vlan;        /* -1: trunk */
+	int native;             /* trunk: 0 = none */
+	struct fuzz_ctx *ctx;
+};
+
+struct fuzz_ctx {
+	struct fuzz_port ports[5];
+	uint64_t delivered, violations;
+};
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int fuzz_xmit(void *opaque, const void *frame, size_t len)
+{
+	struct fuzz_port *fp = opaque;
+	const uint8_t *f = frame;
+	bool tagged = len >= 18 && f[12] == 0x81 && f[13] == 0x00;
+	int vid = tagged ? ((f[14] & 0x0f) << 8 | f[15]) : -1, egress_vlan;
+	size_t h = tagged ? 18 : 14;
+
+	fp->ctx->delivered++;
+	if (len < 14 || len > VSW_FRAME_MAX)
+		goto bad;
+	if (fp->access_vlan >= 0) {
+		if (tagged)
+			goto bad;
+		egress_vlan = fp->access_vlan;
+	} else {
+		if (!tagged && !fp->native)
+			goto bad;
+		if (tagged && (vid != 10 && vid != 20))
+			goto bad;
+		if (tagged && vid == fp->native)
+			goto bad;       /* the native VLAN leaves untagged */
+		egress_vlan = tagged ? vid : fp->native;
+	}
+	/* Marker written by the sender: ingress port index and VLAN. */
+	if (len >= h + 4 && f[h] == 0xee) {
+		if (f[h + 1] == fp->idx || f[h + 2] != egress_vlan)
+			goto bad;
+	}
+	return 0;
+bad:
+	fp->ctx->violations++;
+	return 0;
+}
+
+static void test_random_frames(void **state)
+{
+	static const uint16_t allowed[] = { 10, 20, 0 };
+	struct bench *b = *state;
+	struct fuzz_ctx *ctx = calloc(1, sizeof(*ctx));
+	static const int access[5] = { 10, 20, -1, -1, 10 }, native[5] = { 0, 0, 10, 0, 0 };
+	static const char *const groups[5] = { "v10", "v20", "tn", "t0", "lock" };
+	uint8_t f[2048], macs[8][6];
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+
+	group(b, "v10", VSW_VLAN_ACCESS, 10, NULL, 0, true, false);
+	group(b, "v20", VSW_VLAN_ACCESS, 20, NULL, 0, false, false);
+	group(b, "tn", VSW_VLAN_TRUNK, 10, allowed, 0, false, false);
+	group(b, "t0", VSW_VLAN_TRUNK, 0, allowed, 0, true, false);
+	group(b, "lock", VSW_VLAN_ACCESS, 10, NULL, 50, false, true);
+	for (int i = 0; i < 8; i++)
+		mac_of(macs[i], (uint8_t)(i + 1));
+	for (int i = 0; i < 5; i++) {
+		struct fuzz_port *fp = &ctx->ports[i];
+
+		*fp = (struct fuzz_port){ .idx = i, .access_vlan = access[i], .native = native[i],
+					  .ctx = ctx };
+		assert_int_equal(vsw_port_attach(b->sw, "f", macs[i], groups[i], fuzz_xmit, fp,
+						 &fp->p), 0);
+		fp->p->promisc = true;
+	}
+	for (uint64_t n = 0; n < 300000; n++) {
+		uint64_t r = xorshift(&seed);
+		struct fuzz_port *in = &ctx->ports[r % 5];
+		size_t len = (r >> 8) % 1600, h;
+		int vid = -1, ingress_vlan;
+
+		for (size_t i = 0; i < len; i += 8) {
+			uint64_t x = xorshift(&seed);
+
+			memcpy(f + i, &x, MIN(8, len - i));
+		}
+		/* Mostly plausible headers, so the interesting paths run. */
+		if (len >= 12 && (r >> 20) % 4) {
+			memcpy(f, (r >> 24) % 3 ? macs[(r >> 26) % 8] : (const uint8_t *)"\xff\xff\xff\xff\xff\xff", 6);
+			memcpy(f + 6, macs[(r >> 30) % 8], 6);
+		}
+		if (len >= 18 && (r >> 33) % 2) {
+			static const int vids[] = { 0, 10, 20, 30, 4095 };
+
+			vid = vids[(r >> 34) % 5];
+			f[12] = 0x81;
+			f[13] = 0x00;
+			f[14] = (uint8_t)(vid >> 8);
+			f[15] = (uint8_t)vid;
+		}
+		h = vid >= 0 ? 18 : 14;
+		ingress_vlan = in->access_vlan >= 0 ? in->access_vlan : vid > 0 ? vid : in->native;
+		if (len >= h + 4) {
+			f[h] = 0xee;
+			f[h + 1] = (uint8_t)in->idx;
+			f[h + 2] = (uint8_t)ingress_vlan;
+		}
+		vsw_input(b->sw, in->p, f, len, n * 1000);
+	}
+	print_message("%llu frames delivered, %llu violations\n",
+		      (unsigned long long)ctx->delivered, (unsigned long long)ctx->violations);
+	assert_true(ctx->delivered > 100000);
+	assert_int_equal(ctx->violations, 0);
+	assert_true(ctx->ports[4].p->stats.rx_forged > 0);
+	assert_true(ctx->ports[0].p->stats.rx_bad_tag > 0);
+	assert_true(ctx->ports[2].p->stats.rx_vlan_drop > 0);
+	free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +601,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_and_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_frames, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
