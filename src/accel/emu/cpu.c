@@ -262,6 +262,8 @@ static bool ends_block(const struct emu_insn *in)
 static void icache_reset(struct emu_icache *ic)
 {
 	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++)
+		ic->blocks[i].link[0] = ic->blocks[i].link[1] = NULL;
+	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++)
 		ic->blocks[i].hva = NULL;
 	ic->arena_used = 0;
 }
@@ -280,6 +282,7 @@ static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
 		struct emu_insn *in = &b->insns[n];
 		c->rip = rip;
 		emu_decode(c, in);
+		emu_fast_select(c, in);
 		n++;
 		rip = in->next_rip;
 		la += in->len;
@@ -289,6 +292,8 @@ static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
 	}
 	c->rip = b->insns[0].rip;
 	b->n = (uint8_t)n;
+	b->end_rip = rip;
+	b->link[0] = b->link[1] = NULL;
 	ic->arena_used += n;
 }
 
@@ -319,8 +324,10 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 		return NULL;
 	b = &c->icache->blocks[(((uintptr_t)hva >> 1) ^ (c->rip >> 13)) & (EMU_BLOCK_HASH - 1)];
 	gen = __atomic_load_n(g, __ATOMIC_ACQUIRE);
-	if (b->hva == hva && b->rip == c->rip && b->mode == mode && b->gen == gen)
+	if (b->hva == hva && b->rip == c->rip && b->mode == mode && b->gen == gen) {
+		b->cpl = c->cpl;
 		return b;
+	}
 	if (!(gen & 1)) {
 		uint32_t want = gen | 1;
 		if (__atomic_compare_exchange_n(g, &gen, want, false, __ATOMIC_ACQ_REL,
@@ -339,7 +346,31 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 	b->mode = mode;
 	b->gen = gen;
 	b->genp = g;
+	b->cpl = c->cpl;
 	return b;
+}
+
+/* The block at RIP: through the previous block's link if still valid, else the hash. */
+static struct emu_block *block_next(struct emu_cpu *c)
+{
+	struct emu_block *p = c->last_block, *s;
+	uint8_t mode = (uint8_t)(c->code64 * 8 + c->def_size);
+	int i = 0;
+
+	if (p) {
+		i = c->rip != p->end_rip;
+		s = p->link[i];
+		if (s && p->link_epoch[i] == c->tlb_epoch && s->rip == c->rip && s->hva &&
+		    s->mode == mode && s->cpl == c->cpl &&
+		    __atomic_load_n(s->genp, __ATOMIC_RELAXED) == s->gen)
+			return s;
+	}
+	s = block_lookup(c);
+	if (p && s && p->hva) {
+		p->link[i] = s;
+		p->link_epoch[i] = c->tlb_epoch;
+	}
+	return s;
 }
 
 /* Execute a cached block; stops early when control leaves the straight line
@@ -352,7 +383,7 @@ static void block_exec(struct emu_cpu *c, const struct emu_block *b)
 	for (unsigned i = 0; i < b->n; i++) {
 		struct emu_insn *in = &b->insns[i];
 		c->step_rip = c->rip;
-		emu_exec(c, in);
+		in->fn(c, in);
 		c->icount++;
 		if (c->rip != in->next_rip || __atomic_load_n(g, __ATOMIC_RELAXED) != gen)
 			return;
@@ -368,6 +399,7 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 	if (setjmp(c->jmp)) {
 		/* A guest exception.  RIP still points at the faulting instruction. */
 		c->rip = c->step_rip;
+		c->last_block = NULL;
 		if (c->delivering >= 256)
 			c->delivering = -1;
 		if (stop_on_exc) {
@@ -393,6 +425,7 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			if (c->exit_request)
 				return 0;
 			c->step_rip = c->rip;
+			c->last_block = NULL;
 			check_interrupts(c);
 			if (c->halted) {
 				if (!c->halt)
@@ -407,12 +440,14 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			return 0;
 		c->step_rip = c->rip;
 		{
-			struct emu_block *b = block_lookup(c);
+			struct emu_block *b = block_next(c);
+			c->last_block = b;
 			if (b) {
 				block_exec(c, b);
 			} else {
 				emu_decode(c, &c->insn);
-				emu_exec(c, &c->insn);
+				emu_fast_select(c, &c->insn);
+				c->insn.fn(c, &c->insn);
 				c->icount++;
 			}
 		}

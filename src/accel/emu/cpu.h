@@ -88,6 +88,8 @@ struct emu_tlb_entry {
 
 /* A decoded instruction (Intel SDM Vol. 2 §2.1, Figure 2-1). */
 struct emu_insn {
+	/* Handler: emu_exec, or a specialised one from emu_fast_select(). */
+	void (*fn)(struct emu_cpu *cpu, struct emu_insn *in);
 	uint64_t rip;           /* address of the first byte (RIP, not linear) */
 	uint64_t next_rip;
 	uint64_t disp;
@@ -125,8 +127,16 @@ struct emu_block {
 	uint32_t gen;
 	uint8_t mode;
 	uint8_t n;
+	uint8_t cpl;            /* CPL at the last validation through the TLB */
 	uint32_t *genp;
 	struct emu_insn *insns;
+	uint64_t end_rip;       /* fall-through RIP after the last instruction */
+	/*
+	 * Chaining: the blocks that followed this one (0: fall-through,
+	 * 1: elsewhere), valid while no TLB flush happened since (tlb_epoch).
+	 */
+	struct emu_block *link[2];
+	uint64_t link_epoch[2];
 };
 struct emu_icache {
 	struct emu_block blocks[EMU_BLOCK_HASH];
@@ -228,6 +238,8 @@ struct emu_cpu {
 	uint8_t *ram_base;
 	uint64_t ram_pages;
 	struct emu_icache *icache;
+	struct emu_block *last_block;   /* block just executed, for chaining */
+	uint64_t tlb_epoch;             /* bumped on every TLB flush */
 	void (*code_page_added)(struct emu_cpu *cpu);   /* flush other vCPUs' write TLBs */
 	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */
 	unsigned debug;          /* VIREO_EMU_DEBUG level */
@@ -366,6 +378,8 @@ uint64_t emu_seg_linear(struct emu_cpu *cpu, int sreg, uint64_t ea, int size);
 
 /* ---- exec.c ---- */
 void emu_decode(struct emu_cpu *cpu, struct emu_insn *in);
+/* fast.c: choose in->fn for a freshly decoded instruction. */
+void emu_fast_select(struct emu_cpu *cpu, struct emu_insn *in);
 void emu_exec(struct emu_cpu *cpu, struct emu_insn *in);
 /* Operand helpers shared with fpu.c / sse.c. */
 uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *in);
