@@ -5,6 +5,8 @@
 # `apt-get download`, unpacked with dpkg-deb, never installed):
 #   OUT/vmlinuz     Debian's linux-image-cloud-amd64 kernel, unmodified
 #   OUT/initrd.img  busybox-static, the kernel's own virtio modules, /init
+#   OUT/initrd-bench.img  busybox and an /init that prints a line and powers
+#                   off (bench/boot.sh)
 # A second run with the same package versions and inputs rebuilds nothing.
 set -eu
 
@@ -38,7 +40,8 @@ bb_ver=$(apt-cache policy busybox-static | awk '/Candidate:/ { print $2 }')
 inputs=$(cat "$0" "$here/initramfs/"* | sha256sum | cut -c1-16)
 stamp="$kpkg=$kver_pkg busybox-static=$bb_ver inputs=$inputs"
 
-if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ -f "$out/.stamp" ] &&
+if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ -f "$out/initrd-bench.img" ] &&
+   [ -f "$out/.stamp" ] &&
    [ "$(cat "$out/.stamp")" = "$stamp" ]; then
 	echo "make-guest: $out is up to date ($kpkg $kver_pkg)"
 	exit 0
@@ -88,6 +91,14 @@ done
 # A reproducible newc cpio, gzip-compressed (the kernel has RD_GZIP).
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --reproducible -R 0:0 --quiet) |
 	gzip -9n > "$out/initrd.img.tmp"
+# The benchmark's initrd: busybox and init-bench only.
+bench="$work/bench"
+mkdir -p "$bench/bin" "$bench/proc" "$bench/sys" "$bench/dev"
+cp "$work/busybox/bin/busybox" "$bench/bin/busybox"
+cp "$here/initramfs/init-bench" "$bench/init"
+chmod 755 "$bench/init"
+(cd "$bench" && find . | LC_ALL=C sort | cpio -o -H newc --reproducible -R 0:0 --quiet) |
+	gzip -9n > "$out/initrd-bench.img"
 cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 mv "$out/initrd.img.tmp" "$out/initrd.img"

@@ -29,6 +29,7 @@
 
 #include "vireo/bus.h"
 #include "vireo/device.h"
+#include "vireo/memory.h"
 #include "vireo/util.h"
 
 struct vm;
@@ -42,7 +43,7 @@ struct pci_dev;
  * range, local APIC and the BIOS area live in [PCI_MMIO_END, 4 GiB).  e820
  * marks [PCI_MMIO_START, 4 GiB) as not RAM (leave it a gap or reserved).
  */
-#define PCI_MMIO_START   0xc0000000ULL
+#define PCI_MMIO_START   GUEST_PCI_HOLE_START   /* 0xc0000000 */
 #define PCI_MMIO_END     0xfec00000ULL
 /* I/O port window for I/O BARs: above every legacy ISA port. */
 #define PCI_IO_START     0xc000
@@ -50,9 +51,10 @@ struct pci_dev;
 /*
  * INTx: slot s, pin p (1 = INTA .. 4 = INTD) drives IOAPIC pin
  * PCI_INTX_GSI_BASE + (s + p - 1) % PCI_INTX_NGSI (the usual swizzle).
- * vm_irq_set() gets 1 for asserted.  The MP table describes each as a PCI
- * bus source (bus type "PCI   ", source IRQ = slot << 2 | (pin - 1)) with
- * irqflag 0, i.e. the PCI convention: level-triggered, active low.
+ * vm_irq_set() gets 1 for asserted.  Firmware tables must say the same:
+ * the DSDT's _PRT (src/arch/x86/dsdt.asl) lists these GSIs, and an MP
+ * table would give each a PCI-bus source (source IRQ = slot << 2 | (p - 1),
+ * irqflag 0: the PCI convention, level-triggered, active low).
  */
 #define PCI_INTX_GSI_BASE 16
 #define PCI_INTX_NGSI     8

@@ -8,5 +8,9 @@
  * exit status.
  */
 int cmd_run(int argc, char **argv);
+int cmd_accel(int argc, char **argv);
+int cmd_disk(int argc, char **argv);
+int cmd_sr(int argc, char **argv);
+int cmd_switch(int argc, char **argv);
 
 #endif

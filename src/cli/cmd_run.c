@@ -50,7 +50,8 @@ static const char run_usage[] =
 	"  -v, --verbose         more log output (repeat for debug)\n"
 	"  -h, --help            this help\n"
 	"\n"
-	"Console: Ctrl-a x quits, Ctrl-a h shows the escapes.\n"
+	"Console: Ctrl-a x quits, Ctrl-a p pauses and resumes, Ctrl-a h shows\n"
+	"the escapes.\n"
 	"Exit status: 0 when the guest powers off (or Ctrl-a x); the value the\n"
 	"guest writes to the debug-exit port 0x501; 1 with a reason on stderr\n"
 	"when the VM cannot start or fails; 2 for a usage error.\n";

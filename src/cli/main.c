@@ -15,6 +15,10 @@ struct command {
 /* The one table of subcommands. */
 static const struct command commands[] = {
 	{ "run", cmd_run, "boot a VM in the foreground (no daemon)" },
+	{ "accel", cmd_accel, "which CPU backends (kvm, emu) can run here" },
+	{ "disk", cmd_disk, "create, inspect, clone and convert disk images" },
+	{ "sr", cmd_sr, "storage repositories: where disk images live" },
+	{ "switch", cmd_switch, "run or control a virtual switch" },
 };
 
 static void usage(FILE *f)

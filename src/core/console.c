@@ -74,7 +74,22 @@ static void console_deliver(struct console *con, const uint8_t *buf, size_t len)
 static const char console_help[] =
 	"\r\nC-a h    print this help\r\n"
 	"C-a x    exit the VM\r\n"
+	"C-a p    pause the VM; again to resume\r\n"
 	"C-a a    send C-a\r\n";
+
+/* C-a p: pause a running VM, resume a paused one (vm_pause waits for the vCPUs). */
+static void console_toggle_pause(struct console *con)
+{
+	static const char paused[] = "\r\n[vireo: paused; C-a p resumes]\r\n";
+	static const char resumed[] = "\r\n[vireo: resumed]\r\n";
+
+	if (vm_get_state(con->vm) == VM_PAUSED) {
+		if (vm_resume(con->vm) == 0)
+			console_out(con, resumed, sizeof(resumed) - 1);
+	} else if (vm_pause(con->vm) == 0) {
+		console_out(con, paused, sizeof(paused) - 1);
+	}
+}
 
 /* Returns the byte to give the guest, or -1 if the escape handler took it. */
 static int console_escape(struct console *con, uint8_t c)
@@ -94,6 +109,10 @@ static int console_escape(struct console *con, uint8_t c)
 	case 'h':
 	case '?':
 		console_out(con, console_help, sizeof(console_help) - 1);
+		return -1;
+	case 'p':
+	case 'P':
+		console_toggle_pause(con);
 		return -1;
 	case CONSOLE_ESCAPE:
 	case 'a':

@@ -8,6 +8,12 @@
 #include "vireo/log.h"
 
 static const struct device_ops *const default_devices[] = {
+	/* The PCI host bridge first: PCI devices find it on vm->devices. */
+	&pci_host_ops,
+	&ns8250_com1_ops,
+	&i8042_ops,
+	&mc146818_ops,
+	&debug_exit_ops,
 	&acpi_pm_ops,
 };
 

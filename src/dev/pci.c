@@ -269,7 +269,7 @@ static void config_data_access(struct pci_host *host, unsigned port_off,
 	struct pci_dev *dev = selected_dev(host);
 	unsigned off = (host->config_address & 0xfc) + port_off;
 
-	if (!dev || off + len > PCI_CFG_SIZE)
+	if (!dev || len > 4 || off + len > PCI_CFG_SIZE)
 		return;  /* master abort: reads stay all ones */
 	if (is_write)
 		cfg_write(dev, off, le_get(data, len), len);
@@ -442,8 +442,14 @@ int pci_dev_add_bar(struct pci_dev *dev, int i, enum pci_bar_type type,
 	dev->cfg[PCI_COMMAND] |= type == PCI_BAR_IO ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
 	bars_update(dev);
 	if (!bar->mapped) {
-		err = -EEXIST;
+		/* Something already sits there: withdraw the BAR entirely. */
+		unsigned off = PCI_BASE_ADDRESS_0 + 4 * i;
+		unsigned n = type == PCI_BAR_MEM64 ? 8 : 4;
+
+		memset(dev->cfg + off, 0, n);
+		memset(dev->wmask + off, 0, n);
 		*bar = (struct pci_bar){ 0 };
+		err = -EEXIST;
 	}
 out:
 	pthread_mutex_unlock(&host->lock);

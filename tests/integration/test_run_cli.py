@@ -107,3 +107,15 @@ def test_default_guest_missing_is_explained(vireo, tmp_path):
     env = dict(os.environ, VIREO_GUEST_DIR=str(tmp_path))
     line = one_line_error(run([vireo, "run"], env=env))
     assert "make guest" in line
+
+
+def test_accel_lists_backends(vireo):
+    r = run([vireo, "accel"])
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("kvm ") and lines[1].startswith("emu ")
+    assert lines[2].startswith("auto picks ")
+    # The host's answer decides kvm's line: never "ok" without VT-x/AMD-V.
+    hw = any(f in open("/proc/cpuinfo").read().split() for f in ("vmx", "svm"))
+    if not hw:
+        assert "ok" not in lines[0].split()[1]

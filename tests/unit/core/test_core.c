@@ -14,6 +14,12 @@
 #include "vireo/memory.h"
 #include "../fake_accel.h"
 
+/* Poll cond for up to 5 s: the machines running CI are shared and noisy. */
+#define WAIT_FOR(cond) do {                                             \
+		for (int _i = 0; _i < 5000 && !(cond); _i++)            \
+			usleep(1000);                                   \
+	} while (0)
+
 struct probe { uint64_t last_off; int last_len; bool last_write; uint32_t value; int calls; };
 
 static void probe_fn(struct vcpu *vcpu, uint64_t off, void *data, int len, bool w, void *opaque)
@@ -130,7 +136,7 @@ static void test_vm_pause_stops_vcpus(void **state)
 	assert_int_equal(vm_start(vm), -EBUSY);
 	assert_int_equal(vm_get_state(vm), VM_RUNNING);
 	f = vm->vcpus[1]->accel;
-	usleep(20000);
+	WAIT_FOR(atomic_load(&f->steps) > 0);
 	assert_true(atomic_load(&f->steps) > 0);
 	assert_int_equal(vm_pause(vm), 0);
 	assert_int_equal(vm_get_state(vm), VM_PAUSED);
@@ -140,7 +146,7 @@ static void test_vm_pause_stops_vcpus(void **state)
 	s1 = atomic_load(&f->steps);
 	assert_int_equal(s0, s1);   /* paused vCPUs execute nothing */
 	assert_int_equal(vm_resume(vm), 0);
-	usleep(20000);
+	WAIT_FOR(atomic_load(&f->steps) > s1);
 	assert_true(atomic_load(&f->steps) > s1);
 	vm_request_stop(vm, 7, "test stop %d", 7);
 	vm_request_stop(vm, 9, "second request loses");
@@ -192,7 +198,7 @@ static void test_evloop_timer(void **state)
 	assert_int_equal(evtimer_create(loop, timer_fired, &n, &t), 0);
 	assert_int_equal(evloop_start(loop), 0);
 	assert_int_equal(evtimer_arm(t, 1000000, 2000000), 0);   /* 1 ms, then every 2 ms */
-	usleep(30000);
+	WAIT_FOR(atomic_load(&n) >= 3);
 	assert_true(atomic_load(&n) >= 3);
 	assert_int_equal(evtimer_disarm(t), 0);
 	usleep(5000);

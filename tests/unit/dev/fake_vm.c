@@ -5,7 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vireo/evloop.h"
 #include "fake_vm.h"
+
+/* vm->loop points here so chips create their timers against the fake. */
+struct evloop {
+	struct fake_vm *f;
+};
+
+struct evtimer {
+	struct fake_timer *t;
+};
 
 static struct fake_vm *to_fake(struct vm *vm)
 {
@@ -61,6 +71,51 @@ void console_set_input(struct console *con, console_input_fn fn, void *opaque)
 	con->input_opaque = opaque;
 }
 
+int evtimer_create(struct evloop *loop, evtimer_fn fn, void *opaque,
+		   struct evtimer **out)
+{
+	struct evtimer *et = calloc(1, sizeof(*et));
+
+	if (!et)
+		return -1;
+	et->t = &loop->f->timer;
+	et->t->fn = fn;
+	et->t->opaque = opaque;
+	et->t->created = true;
+	*out = et;
+	return 0;
+}
+
+int evtimer_arm(struct evtimer *et, uint64_t delay_ns, uint64_t period_ns)
+{
+	et->t->armed = true;
+	et->t->delay_ns = delay_ns;
+	et->t->arms++;
+	return 0;
+}
+
+int evtimer_disarm(struct evtimer *et)
+{
+	et->t->armed = false;
+	return 0;
+}
+
+void evtimer_destroy(struct evtimer *et)
+{
+	if (!et)
+		return;
+	et->t->created = false;
+	free(et);
+}
+
+void fake_timer_fire(struct fake_vm *f)
+{
+	if (f->timer.armed) {
+		f->timer.armed = false;
+		f->timer.fn(f->timer.opaque);
+	}
+}
+
 struct fake_vm *fake_vm_create(uint64_t mem_size, int ncpus)
 {
 	struct fake_vm *f = calloc(1, sizeof(*f));
@@ -72,6 +127,10 @@ struct fake_vm *fake_vm_create(uint64_t mem_size, int ncpus)
 	f->vm.nvcpus = ncpus;
 	f->vm.mem.total = mem_size;
 	f->vm.state = VM_RUNNING;
+	f->vm.loop = calloc(1, sizeof(struct evloop));
+	if (!f->vm.loop)
+		abort();
+	f->vm.loop->f = f;
 	if (bus_init(&f->vm.pio, "pio") || bus_init(&f->vm.mmio, "mmio"))
 		abort();
 	pthread_mutex_init(&f->vm.lock, NULL);
@@ -87,6 +146,7 @@ void fake_vm_destroy(struct fake_vm *f)
 	bus_destroy(&f->vm.mmio);
 	pthread_mutex_destroy(&f->vm.lock);
 	free(f->vm.console);
+	free(f->vm.loop);
 	free(f);
 }
 
@@ -114,6 +174,34 @@ int fake_mmio(struct fake_vm *f, uint64_t gpa, void *data, int len, bool is_writ
 	if (!is_write)
 		memset(data, 0xff, len);
 	return bus_dispatch(&f->vm.mmio, NULL, gpa, data, len, is_write);
+}
+
+static uint64_t xorshift64(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+void fake_random_pio(struct fake_vm *f, uint16_t base, unsigned span,
+		     unsigned n, uint64_t seed)
+{
+	uint64_t x = seed ? seed : 1;
+	static const int lens[] = { 1, 1, 1, 2, 4 };
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t r = xorshift64(&x);
+		uint16_t port = base + (uint16_t)(r % span);
+		int len = lens[(r >> 16) % 5];
+
+		if ((r >> 24) & 1)
+			fake_out(f, port, (uint32_t)(r >> 32), len);
+		else
+			(void)fake_inl(f, port, len);
+		if ((r >> 25) % 64 == 0 && f->timer.armed)
+			fake_timer_fire(f);
+	}
 }
 
 void fake_console_type(struct fake_vm *f, const char *s)

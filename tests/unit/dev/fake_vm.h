@@ -18,8 +18,18 @@
 
 #define FAKE_NGSI 24
 
+/* The one event-loop timer a chip may create (the RTC's). */
+struct fake_timer {
+	void (*fn)(void *opaque);
+	void *opaque;
+	bool created, armed;
+	uint64_t delay_ns;
+	int arms;
+};
+
 struct fake_vm {
 	struct vm vm;
+	struct fake_timer timer;
 	int irq_level[FAKE_NGSI];
 	int irq_raises[FAKE_NGSI];      /* 0 -> 1 transitions seen */
 	int nstops;
@@ -52,6 +62,15 @@ static inline void fake_outb(struct fake_vm *f, uint16_t port, uint8_t val)
 }
 /* MMIO as a vCPU would do it; returns the bus_dispatch result. */
 int fake_mmio(struct fake_vm *f, uint64_t gpa, void *data, int len, bool is_write);
+/*
+ * A hostile guest: `n` random byte/word/dword reads and writes of random
+ * values at ports [base, base + span), from a fixed seed.  Fires the timer
+ * now and then.  The chip must survive it (tests then check it still works).
+ */
+void fake_random_pio(struct fake_vm *f, uint16_t base, unsigned span,
+		     unsigned n, uint64_t seed);
+/* Run the armed timer's callback now (as the event loop would). */
+void fake_timer_fire(struct fake_vm *f);
 /* Type on the console. */
 void fake_console_type(struct fake_vm *f, const char *s);
 

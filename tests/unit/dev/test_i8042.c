@@ -181,6 +181,24 @@ static void test_output_port_and_port_a(void **state)
 	assert_int_equal(f->nstops, 2);
 }
 
+static void test_hostile_guest(void **state)
+{
+	struct kbc_fixture *fx = *state;
+	struct fake_vm *f = fx->f;
+
+	for (int round = 0; round < 50; round++) {
+		fake_random_pio(f, 0x60, 5, 2000, 0x8042 + round);
+		fake_random_pio(f, 0x92, 1, 50, 0x92 + round);
+	}
+	i8042_ops.reset(fx->dev);
+	while (fake_inb(f, 0x64) & 0x01)
+		fake_inb(f, 0x60);
+	assert_int_equal(f->irq_level[1], 0);
+	assert_int_equal(f->irq_level[12], 0);
+	assert_int_equal(command(f, 0xaa, -1), 0x55);
+	assert_int_equal(command(f, 0x20, -1), 0x47);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +207,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_absent_devices_answer_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_port_and_port_a, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_guest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

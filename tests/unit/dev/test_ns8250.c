@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include "dev/ns8250.h"
 #include "fake_vm.h"
 
@@ -244,6 +246,80 @@ static void test_reset_and_wide_access(void **state)
 	assert_int_equal(fake_inl(f, COM1 + 7, 4) & 0xff, 0);  /* SCR; rest past the end */
 }
 
+/* A hostile guest hammering every register cannot break the UART. */
+static void test_hostile_guest(void **state)
+{
+	struct uart_fixture *fx = *state;
+	struct fake_vm *f = fx->f;
+
+	for (int round = 0; round < 50; round++) {
+		fake_random_pio(f, COM1, 8, 2000, 0x8250 + round);
+		fake_console_type(f, "0123456789abcdefghijklmnopqrstuvwxyz");
+	}
+	ns8250_com1_ops.reset(fx->dev);
+	assert_int_equal(f->irq_level[4], 0);
+	assert_true(f->vm.console->out_len > 0);  /* it did transmit */
+	f->vm.console->out_len = 0;
+	test_linux_probe(state);
+	test_loopback_data(state);
+}
+
+struct writer_arg {
+	struct fake_vm *f;
+	char c;
+};
+
+static void *writer_thread(void *p)
+{
+	struct writer_arg *a = p;
+
+	for (int i = 0; i < 1000; i++) {
+		fake_outb(a->f, THR, (uint8_t)a->c);
+		(void)fake_inb(a->f, IIR);
+		(void)fake_inb(a->f, LSR);
+	}
+	return NULL;
+}
+
+static void *typist_thread(void *p)
+{
+	struct fake_vm *f = p;
+
+	for (int i = 0; i < 200; i++)
+		fake_console_type(f, "ls -l\r");
+	return NULL;
+}
+
+/* vCPU threads and the event loop at once: every byte still leaves once. */
+static void test_concurrent_access(void **state)
+{
+	struct fake_vm *f = fv(state);
+	struct writer_arg args[4];
+	pthread_t th[5];
+	unsigned counts[4] = { 0 };
+
+	fake_outb(f, MCR, 0x0b);
+	fake_outb(f, IER, 0x03);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct writer_arg){ f, (char)('a' + i) };
+		assert_int_equal(pthread_create(&th[i], NULL, writer_thread, &args[i]), 0);
+	}
+	assert_int_equal(pthread_create(&th[4], NULL, typist_thread, f), 0);
+	for (int i = 0; i < 4; i++) {
+		/* The guest's reader: drain what arrives meanwhile. */
+		for (int j = 0; j < 500; j++)
+			if (fake_inb(f, LSR) & 0x01)
+				(void)fake_inb(f, RBR);
+	}
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(f->vm.console->out_len, 4000);
+	for (size_t i = 0; i < f->vm.console->out_len; i++)
+		counts[f->vm.console->out[i] - 'a']++;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(counts[i], 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +330,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_fifo_interrupts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iir_priorities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_and_wide_access, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_access, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

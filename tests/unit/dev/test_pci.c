@@ -331,6 +331,53 @@ static void test_slots_run_out(void **state)
 	assert_int_equal(pci_dev_add_bar(dev, 1, PCI_BAR_MEM32, 1ULL << 29, false, bar_fn, fx), -ENOSPC);
 }
 
+static void test_bar_over_existing_range(void **state)
+{
+	struct pci_fixture *fx = *state;
+	struct fake_vm *f = fx->f;
+	struct pci_dev *dev;
+
+	/* Something already owns the first I/O BAR address. */
+	assert_int_equal(bus_map(&f->vm.pio, 0xc000, 0x100, bar_fn, fx, "other"), 0);
+	assert_int_equal(pci_register_device(fx->host, &net_info, NULL, NULL, &dev), 0);
+	assert_int_equal(pci_dev_add_bar(dev, 0, PCI_BAR_IO, 0x20, false, bar_fn, fx), -EEXIST);
+	/* The BAR is withdrawn: reads 0, sizes to 0, decodes nothing. */
+	assert_int_equal(pci_dev_bar_addr(dev, 0), 0);
+	cfg_wr(f, 1, 0x10, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(f, 1, 0x10, 4), 0);
+	/* The next BAR still gets a usable address. */
+	assert_int_equal(pci_dev_add_bar(dev, 1, PCI_BAR_IO, 0x100, false, bar_fn, fx), 0);
+	assert_int_equal(pci_dev_bar_addr(dev, 1), 0xc100);
+	assert_int_equal(bus_unmap(&f->vm.pio, 0xc000), 0);
+}
+
+/* Random config cycles with a device present: the bridge keeps answering. */
+static void test_hostile_guest(void **state)
+{
+	struct pci_fixture *fx = *state;
+	struct fake_vm *f = fx->f;
+	struct pci_dev *dev;
+
+	assert_int_equal(pci_register_device(fx->host, &net_info, &hook_ops, fx, &dev), 0);
+	assert_int_equal(pci_dev_add_bar(dev, 0, PCI_BAR_MEM32, 0x1000, false, bar_fn, fx), 0);
+	assert_int_equal(pci_dev_add_bar(dev, 1, PCI_BAR_IO, 0x40, false, bar_fn, fx), 0);
+	assert_int_equal(pci_dev_add_bar(dev, 2, PCI_BAR_MEM64, 0x4000, true, bar_fn, fx), 0);
+	for (int round = 0; round < 50; round++) {
+		/* Aim CONFIG_ADDRESS at the device now and then. */
+		fake_out(f, 0xcf8, cfg_addr(0, round & 1, 0, (round * 4) & 0x3f), 4);
+		fake_random_pio(f, 0xcf8, 8, 2000, 0xcf8 + round);
+	}
+	assert_int_equal(cfg_rd(f, 0, 0x00, 4), 0x29c08086);
+	assert_int_equal(cfg_rd(f, 1, 0x00, 4), 0x10411af4);
+	/* The device can still be put back in order and decodes. */
+	cfg_wr(f, 1, 0x04, 0, 2);
+	cfg_wr(f, 1, 0x10, 0xe0000000, 4);
+	cfg_wr(f, 1, 0x04, 0x0002, 2);
+	uint8_t buf[4];
+	assert_int_equal(fake_mmio(f, 0xe0000004, buf, 4, false), 0);
+	assert_int_equal(fx->last_off, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +387,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intx_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_control_and_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots_run_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bar_over_existing_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_guest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
