@@ -379,15 +379,18 @@ static void block_exec(struct emu_cpu *c, const struct emu_block *b)
 {
 	const uint32_t *g = b->genp;
 	uint32_t gen = b->gen;
+	struct emu_insn *in = b->insns, *end = b->insns + b->n;
 
-	for (unsigned i = 0; i < b->n; i++) {
-		struct emu_insn *in = &b->insns[i];
-		c->step_rip = c->rip;
-		in->fn(c, in);
+	/*
+	 * Handlers commit RIP last, so a fault leaves c->rip at the faulting
+	 * instruction: no per-instruction bookkeeping beyond the count.
+	 */
+	do {
 		c->icount++;
+		in->fn(c, in);
 		if (c->rip != in->next_rip || __atomic_load_n(g, __ATOMIC_RELAXED) != gen)
 			return;
-	}
+	} while (++in < end);
 }
 
 int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *exc_out)
@@ -397,8 +400,10 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 	if (exc_out)
 		*exc_out = -1;
 	if (setjmp(c->jmp)) {
-		/* A guest exception.  RIP still points at the faulting instruction. */
-		c->rip = c->step_rip;
+		/*
+		 * A guest exception.  RIP still points at the faulting instruction:
+		 * handlers commit RIP after their last access that can fault.
+		 */
 		c->last_block = NULL;
 		if (c->delivering >= 256)
 			c->delivering = -1;
@@ -424,7 +429,6 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 				emu_tlb_flush(c, false);
 			if (c->exit_request)
 				return 0;
-			c->step_rip = c->rip;
 			c->last_block = NULL;
 			check_interrupts(c);
 			if (c->halted) {
@@ -438,17 +442,16 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			return 0;
 		if (c->stop_hi && (c->rip < c->stop_lo || c->rip >= c->stop_hi))
 			return 0;
-		c->step_rip = c->rip;
 		{
 			struct emu_block *b = block_next(c);
 			c->last_block = b;
 			if (b) {
 				block_exec(c, b);
 			} else {
+				c->icount++;
 				emu_decode(c, &c->insn);
 				emu_fast_select(c, &c->insn);
 				c->insn.fn(c, &c->insn);
-				c->icount++;
 			}
 		}
 		if (c->irq_inhibit) {

@@ -172,7 +172,6 @@ struct emu_cpu {
 	uint64_t inhibit_icount;        /* no interrupts while icount equals this */
 	uint64_t code_gen;      /* bumped on INVLPG / TLB flush */
 	uint64_t pause_count;
-	uint64_t step_rip;      /* RIP of the instruction being executed */
 
 	struct emu_tlb_entry tlb[2][EMU_TLB_SIZE];
 
@@ -281,6 +280,7 @@ int emu_cpu_set_efer(struct emu_cpu *cpu, uint64_t val);
 
 /* ---- flags.c ---- */
 uint64_t emu_flags_get(struct emu_cpu *cpu);      /* full RFLAGS */
+bool emu_flags_cf(const struct emu_cpu *cpu);
 void emu_flags_set(struct emu_cpu *cpu, uint64_t val, uint64_t mask);
 bool emu_cond(struct emu_cpu *cpu, int cc);       /* Jcc condition 0-15 */
 uint64_t emu_alu(struct emu_cpu *cpu, int op, uint64_t a, uint64_t b, int size);

@@ -180,6 +180,126 @@ static void h_movzx_load(struct emu_cpu *c, struct emu_insn *in)    /* 0F B6/B7 
 	c->rip = in->next_rip;
 }
 
+static void h_nop(struct emu_cpu *c, struct emu_insn *in)
+{
+	c->rip = in->next_rip;
+}
+
+static void h_movsxd(struct emu_cpu *c, struct emu_insn *in)
+{
+	uint64_t v = in->mod == 3 ? c->gpr[in->rm] : emu_read(c, ea64(c, in), 4);
+
+	set_sized(c, in->reg, (uint64_t)(int64_t)(int32_t)v, in->osize);
+	c->rip = in->next_rip;
+}
+
+static uint64_t rm8(struct emu_cpu *c, const struct emu_insn *in)
+{
+	return in->mod == 3 ? reg_get(c, in->rm, 1, in->rex) : emu_read(c, ea64(c, in), 1);
+}
+
+static void h_test8(struct emu_cpu *c, struct emu_insn *in)        /* 84 */
+{
+	emu_alu(c, 4, rm8(c, in), reg_get(c, in->reg, 1, in->rex), 1);
+	c->rip = in->next_rip;
+}
+
+static void h_alu8_i(struct emu_cpu *c, struct emu_insn *in)       /* F6 /0, 80 /7, A8, 3C */
+{
+	emu_alu(c, (int)in->imm2, rm8(c, in), in->imm & 0xff, 1);
+	c->rip = in->next_rip;
+}
+
+static void h_al_i(struct emu_cpu *c, struct emu_insn *in)         /* A8 / 3C: AL, imm8 */
+{
+	emu_alu(c, (int)in->imm2, c->gpr[R_AX] & 0xff, in->imm & 0xff, 1);
+	c->rip = in->next_rip;
+}
+
+static void h_cmp8_rm(struct emu_cpu *c, struct emu_insn *in)      /* 38 / 3A */
+{
+	uint64_t r = reg_get(c, in->reg, 1, in->rex), m = rm8(c, in);
+
+	if (in->op == 0x38)
+		emu_alu(c, 7, m, r, 1);
+	else
+		emu_alu(c, 7, r, m, 1);
+	c->rip = in->next_rip;
+}
+
+static void h_cmp_mr(struct emu_cpu *c, struct emu_insn *in)       /* 39 with memory */
+{
+	emu_alu(c, 7, emu_read(c, ea64(c, in), in->osize), c->gpr[in->reg], in->osize);
+	c->rip = in->next_rip;
+}
+
+static void h_mov8_store(struct emu_cpu *c, struct emu_insn *in)   /* 88 m */
+{
+	emu_write(c, ea64(c, in), reg_get(c, in->reg, 1, in->rex), 1);
+	c->rip = in->next_rip;
+}
+
+static void h_mov8_load(struct emu_cpu *c, struct emu_insn *in)    /* 8A m */
+{
+	reg_set(c, in->reg, emu_read(c, ea64(c, in), 1), 1, in->rex);
+	c->rip = in->next_rip;
+}
+
+static void h_mov8_mi(struct emu_cpu *c, struct emu_insn *in)      /* C6 /0 m */
+{
+	emu_write(c, ea64(c, in), in->imm, 1);
+	c->rip = in->next_rip;
+}
+
+static void h_movx_rr(struct emu_cpu *c, struct emu_insn *in)      /* 0F B6/B7/BE/BF r */
+{
+	int from = (in->op & 1) ? 2 : 1;
+	uint64_t v = reg_get(c, in->rm, from, in->rex);
+
+	if (in->op >= 0x1be)
+		v = (uint64_t)sign_ext(v, from);
+	set_sized(c, in->reg, v, in->osize);
+	c->rip = in->next_rip;
+}
+
+static void h_movsx_load(struct emu_cpu *c, struct emu_insn *in)   /* 0F BE/BF m */
+{
+	int from = (in->op & 1) ? 2 : 1;
+
+	set_sized(c, in->reg, (uint64_t)sign_ext(emu_read(c, ea64(c, in), from), from), in->osize);
+	c->rip = in->next_rip;
+}
+
+static void h_shift_r(struct emu_cpu *c, struct emu_insn *in)      /* C1/D1/D3 r */
+{
+	unsigned cnt = in->op == 0xd1 ? 1 : in->op == 0xd3 ? (unsigned)c->gpr[R_CX] & 0xff
+							     : (unsigned)in->imm;
+
+	set_sized(c, in->rm, emu_shift_op(c, in->reg & 7, c->gpr[in->rm], cnt, in->osize), in->osize);
+	c->rip = in->next_rip;
+}
+
+static void h_incdec_r(struct emu_cpu *c, struct emu_insn *in)     /* FF /0 /1 r */
+{
+	set_sized(c, in->rm, emu_incdec(c, c->gpr[in->rm], in->osize, in->reg & 1), in->osize);
+	c->rip = in->next_rip;
+}
+
+static void h_cmov(struct emu_cpu *c, struct emu_insn *in)         /* 0F 4x r */
+{
+	if (emu_cond(c, in->op & 15))
+		set_sized(c, in->reg, c->gpr[in->rm], in->osize);
+	else
+		set_sized(c, in->reg, c->gpr[in->reg], in->osize);
+	c->rip = in->next_rip;
+}
+
+static void h_setcc(struct emu_cpu *c, struct emu_insn *in)        /* 0F 9x r */
+{
+	reg_set(c, in->rm, emu_cond(c, in->op & 15), 1, in->rex);
+	c->rip = in->next_rip;
+}
+
 static bool canonical(uint64_t a)
 {
 	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
@@ -223,6 +343,8 @@ void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 			if (wide && !mem) {
 				in->imm2 = b >> 3;
 				in->fn = h_alu_rr;
+			} else if (wide && b == 0x39) {
+				in->fn = h_cmp_mr;
 			}
 			return;
 		case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b:
@@ -263,6 +385,56 @@ void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 			if (!in->opsize_prefix)
 				in->fn = h_ret;
 			return;
+		case 0x90:
+			if (!(in->rex & 1))
+				in->fn = h_nop;
+			return;
+		case 0x63:
+			if (wide)
+				in->fn = h_movsxd;
+			return;
+		case 0x84:
+			in->fn = h_test8;
+			return;
+		case 0xf6:
+			if ((in->reg & 7) == 0) {
+				in->imm2 = 4;
+				in->fn = h_alu8_i;
+			}
+			return;
+		case 0x80:
+			if ((in->reg & 7) == 7) {
+				in->imm2 = 7;
+				in->fn = h_alu8_i;
+			}
+			return;
+		case 0xa8: case 0x3c:
+			in->imm2 = b == 0xa8 ? 4 : 7;
+			in->fn = h_al_i;
+			return;
+		case 0x38: case 0x3a:
+			in->fn = h_cmp8_rm;
+			return;
+		case 0x88:
+			if (mem)
+				in->fn = h_mov8_store;
+			return;
+		case 0x8a:
+			if (mem)
+				in->fn = h_mov8_load;
+			return;
+		case 0xc6:
+			if (mem && (in->reg & 7) == 0)
+				in->fn = h_mov8_mi;
+			return;
+		case 0xc1: case 0xd1: case 0xd3:
+			if (wide && !mem)
+				in->fn = h_shift_r;
+			return;
+		case 0xff:
+			if (wide && !mem && (in->reg & 7) < 2)
+				in->fn = h_incdec_r;
+			return;
 		case 0x50 ... 0x57:
 			if (!in->opsize_prefix) {
 				in->rm = (b & 7) | ((in->rex & 1) ? 8 : 0);
@@ -286,8 +458,23 @@ void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 			in->fn = h_jcc;
 		return;
 	case 0x1b6: case 0x1b7:
-		if (wide && mem)
-			in->fn = h_movzx_load;
+		if (wide)
+			in->fn = mem ? h_movzx_load : h_movx_rr;
+		return;
+	case 0x1be: case 0x1bf:
+		if (wide)
+			in->fn = mem ? h_movsx_load : h_movx_rr;
+		return;
+	case 0x11f:
+		in->fn = h_nop;
+		return;
+	case 0x140 ... 0x14f:
+		if (wide && !mem)
+			in->fn = h_cmov;
+		return;
+	case 0x190 ... 0x19f:
+		if (!mem)
+			in->fn = h_setcc;
 		return;
 	default:
 		return;

@@ -70,6 +70,23 @@ static uint32_t flags_compute(const struct emu_cpu *c)
 	return f;
 }
 
+/* CF alone, without materialising the other flags. */
+bool emu_flags_cf(const struct emu_cpu *c)
+{
+	uint64_t m = size_mask(c->cc_size);
+	uint64_t r = c->cc_res & m, a = c->cc_src1 & m, b = c->cc_src2 & m;
+
+	switch (c->cc_op) {
+	case CC_ADD: return r < a;
+	case CC_ADC: return c->cc_cin ? r <= a : r < a;
+	case CC_SUB: return a < b;
+	case CC_SBB: return c->cc_cin ? a <= b : a < b;
+	case CC_LOGIC: return false;
+	case CC_INC: case CC_DEC: return c->cc_cin;
+	default: return c->rflags & FL_CF;
+	}
+}
+
 uint64_t emu_flags_get(struct emu_cpu *c)
 {
 	if (c->cc_op == CC_EFLAGS)
@@ -145,11 +162,11 @@ uint64_t emu_alu(struct emu_cpu *c, int op, uint64_t a, uint64_t b, int size)
 	case 0: r = a + b; c->cc_op = CC_ADD; break;
 	case 1: r = a | b; c->cc_op = CC_LOGIC; break;
 	case 2:
-		cin = (emu_flags_get(c) & FL_CF) ? 1 : 0;
+		cin = emu_flags_cf(c);
 		r = a + b + cin; c->cc_op = CC_ADC; c->cc_cin = cin;
 		break;
 	case 3:
-		cin = (emu_flags_get(c) & FL_CF) ? 1 : 0;
+		cin = emu_flags_cf(c);
 		r = a - b - cin; c->cc_op = CC_SBB; c->cc_cin = cin;
 		break;
 	case 4: r = a & b; c->cc_op = CC_LOGIC; break;
