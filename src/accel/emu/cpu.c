@@ -81,6 +81,7 @@ void emu_cpu_update_mode(struct emu_cpu *c)
 	c->code64 = c->mode == EMU_MODE_LONG && c->seg[S_CS].l;
 	c->def_size = (!c->code64 && !c->seg[S_CS].db) ? 2 : 4;
 	c->stack_size = c->code64 ? 8 : c->seg[S_SS].db ? 4 : 2;
+	c->ctx = (uint8_t)(c->code64 * 8 + c->def_size + c->cpl * 16);
 }
 
 /* MOV to CR0 (Intel SDM Vol. 3 §2.5, §9.8.5 for IA-32e activation). */
@@ -240,7 +241,7 @@ static bool ends_block(const struct emu_insn *in)
 	if (in->op >= 0x100) {
 		switch (b) {
 		case 0x00 ... 0x0b: case 0x20 ... 0x23: case 0x30 ... 0x35:
-		case 0x80 ... 0x8f: case 0xa1: case 0xa9: case 0xae:
+		case 0xa1: case 0xa9: case 0xae:
 		case 0xb2: case 0xb4: case 0xb5: case 0xc7: case 0xff:
 			return true;
 		default:
@@ -248,9 +249,10 @@ static bool ends_block(const struct emu_insn *in)
 		}
 	}
 	switch (b) {
-	case 0x07: case 0x17: case 0x1f: case 0x6c ... 0x6f: case 0x70 ... 0x7f:
+	case 0x07: case 0x17: case 0x1f: case 0x6c ... 0x6f:
 	case 0x8e: case 0x9a: case 0x9d: case 0xc2: case 0xc3: case 0xc4: case 0xc5:
-	case 0xca ... 0xcf: case 0xe0 ... 0xef: case 0xf1: case 0xf4: case 0xfa: case 0xfb:
+	case 0xca ... 0xcf: case 0xe0 ... 0xe8: case 0xea: case 0xec ... 0xef:
+	case 0xf1: case 0xf4: case 0xfa: case 0xfb:
 		return true;
 	case 0xff:
 		return (in->reg & 7) >= 2 && (in->reg & 7) <= 5;
@@ -268,11 +270,17 @@ static void icache_reset(struct emu_icache *ic)
 	ic->arena_used = 0;
 }
 
-/* Decode a block starting at RIP (linear la, host address hva) into b. */
+/*
+ * Decode a block starting at RIP (linear la) into b.  Conditional branches
+ * do not end it (the not-taken path continues; a taken branch leaves the
+ * block), and direct JMPs within the page are followed, so short loops are
+ * unrolled into one block.  Everything stays on the first page, whose code
+ * generation guards the block.
+ */
 static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
 {
 	struct emu_icache *ic = c->icache;
-	uint64_t rip = c->rip;
+	uint64_t rip = c->rip, page = la & ~0xfffULL;
 	unsigned n = 0;
 
 	if (ic->arena_used + EMU_BLOCK_MAX > EMU_ARENA_INSNS)
@@ -280,19 +288,29 @@ static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
 	b->insns = &ic->arena[ic->arena_used];
 	for (;;) {
 		struct emu_insn *in = &b->insns[n];
+		uint64_t next_la;
+
 		c->rip = rip;
 		emu_decode(c, in);
 		emu_fast_select(c, in);
 		n++;
+		next_la = la + in->len;
+		if (emu_fast_is_jmp(in)) {
+			/* Direct JMP: continue at the target if it is on this page. */
+			uint64_t tla = la + (in->imm2 - in->rip);
+			if ((tla & ~0xfffULL) != page)
+				break;
+			in->next_rip = in->imm2;
+			next_la = tla;
+		}
 		rip = in->next_rip;
-		la += in->len;
-		if (ends_block(in) || n == EMU_BLOCK_MAX || (la & 0xfff) > 0x1000 - 15 ||
-		    (la & ~0xfffULL) != ((la - in->len) & ~0xfffULL))
+		la = next_la;
+		if (ends_block(in) || n == EMU_BLOCK_MAX || (la & ~0xfffULL) != page ||
+		    (la & 0xfff) > 0x1000 - 15)
 			break;
 	}
 	c->rip = b->insns[0].rip;
 	b->n = (uint8_t)n;
-	b->end_rip = rip;
 	b->link[0] = b->link[1] = NULL;
 	ic->arena_used += n;
 }
@@ -309,7 +327,6 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 	const uint8_t *hva;
 	struct emu_block *b;
 	uint32_t *g, gen;
-	uint8_t mode = (uint8_t)(c->code64 * 8 + c->def_size);
 
 	if (!c->icache || (la & 0xfff) > 0x1000 - 15)
 		return NULL;
@@ -324,8 +341,8 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 		return NULL;
 	b = &c->icache->blocks[(((uintptr_t)hva >> 1) ^ (c->rip >> 13)) & (EMU_BLOCK_HASH - 1)];
 	gen = __atomic_load_n(g, __ATOMIC_ACQUIRE);
-	if (b->hva == hva && b->rip == c->rip && b->mode == mode && b->gen == gen) {
-		b->cpl = c->cpl;
+	if (b->hva == hva && b->rip == c->rip && (b->ctx & 15) == (c->ctx & 15) && b->gen == gen) {
+		b->ctx = c->ctx;
 		return b;
 	}
 	if (!(gen & 1)) {
@@ -339,36 +356,39 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 				c->code_page_added(c);
 		}
 	}
+	/* Unusable (also to links) until fully built: the build may fault. */
 	b->hva = NULL;
+	b->rip = ~0ULL;
 	block_build(c, b, la);
 	b->hva = hva;
 	b->rip = c->rip;
-	b->mode = mode;
+	b->ctx = c->ctx;
 	b->gen = gen;
 	b->genp = g;
-	b->cpl = c->cpl;
 	return b;
 }
 
-/* The block at RIP: through the previous block's link if still valid, else the hash. */
+/* The block at RIP: through the previous block's links if still valid, else the hash. */
 static struct emu_block *block_next(struct emu_cpu *c)
 {
 	struct emu_block *p = c->last_block, *s;
-	uint8_t mode = (uint8_t)(c->code64 * 8 + c->def_size);
-	int i = 0;
 
-	if (p) {
-		i = c->rip != p->end_rip;
-		s = p->link[i];
-		if (s && p->link_epoch[i] == c->tlb_epoch && s->rip == c->rip && s->hva &&
-		    s->mode == mode && s->cpl == c->cpl &&
-		    __atomic_load_n(s->genp, __ATOMIC_RELAXED) == s->gen)
-			return s;
+	if (p && p->link_epoch == c->tlb_epoch) {
+		for (int i = 0; i < 2; i++) {
+			s = p->link[i];
+			if (s && s->rip == c->rip && s->ctx == c->ctx &&
+			    __atomic_load_n(s->genp, __ATOMIC_RELAXED) == s->gen)
+				return s;
+		}
 	}
 	s = block_lookup(c);
 	if (p && s && p->hva) {
-		p->link[i] = s;
-		p->link_epoch[i] = c->tlb_epoch;
+		if (p->link_epoch != c->tlb_epoch) {
+			p->link[0] = p->link[1] = NULL;
+			p->link_epoch = c->tlb_epoch;
+		}
+		p->link[p->link_next] = s;
+		p->link_next ^= 1;
 	}
 	return s;
 }

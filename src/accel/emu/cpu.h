@@ -125,18 +125,17 @@ struct emu_block {
 	const uint8_t *hva;
 	uint64_t rip;
 	uint32_t gen;
-	uint8_t mode;
+	uint8_t ctx;            /* cpu->ctx when last validated through the TLB */
 	uint8_t n;
-	uint8_t cpl;            /* CPL at the last validation through the TLB */
+	uint8_t link_next;      /* round-robin replacement of link[] */
 	uint32_t *genp;
 	struct emu_insn *insns;
-	uint64_t end_rip;       /* fall-through RIP after the last instruction */
 	/*
-	 * Chaining: the blocks that followed this one (0: fall-through,
-	 * 1: elsewhere), valid while no TLB flush happened since (tlb_epoch).
+	 * Chaining: two blocks that followed this one, valid while no TLB
+	 * flush happened since (tlb_epoch) and the context is the same.
 	 */
 	struct emu_block *link[2];
-	uint64_t link_epoch[2];
+	uint64_t link_epoch;
 };
 struct emu_icache {
 	struct emu_block blocks[EMU_BLOCK_HASH];
@@ -167,6 +166,7 @@ struct emu_cpu {
 	bool code64;            /* CS.L in long mode */
 	uint8_t def_size;       /* default operand size from CS.D: 2 or 4 */
 	uint8_t stack_size;     /* 2, 4 or 8 */
+	uint8_t ctx;            /* code size and CPL: what a cached block depends on */
 	bool irq_inhibit;       /* STI / MOV SS shadow for one instruction */
 	bool nmi_blocked;       /* from NMI delivery until the next IRET */
 	uint64_t inhibit_icount;        /* no interrupts while icount equals this */
@@ -380,6 +380,8 @@ uint64_t emu_seg_linear(struct emu_cpu *cpu, int sreg, uint64_t ea, int size);
 void emu_decode(struct emu_cpu *cpu, struct emu_insn *in);
 /* fast.c: choose in->fn for a freshly decoded instruction. */
 void emu_fast_select(struct emu_cpu *cpu, struct emu_insn *in);
+/* True if in is a direct near JMP with its (canonical) target in imm2. */
+bool emu_fast_is_jmp(const struct emu_insn *in);
 void emu_exec(struct emu_cpu *cpu, struct emu_insn *in);
 /* Operand helpers shared with fpu.c / sse.c. */
 uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *in);

@@ -78,38 +78,46 @@ static void h_lea(struct emu_cpu *c, struct emu_insn *in)
 	c->rip = in->next_rip;
 }
 
-/* ALU op (in->imm2) on registers: dest rm, source reg (forms 01/09/../39). */
-static void h_alu_rr(struct emu_cpu *c, struct emu_insn *in)
-{
-	int op = (int)in->imm2;
-	uint64_t v = emu_alu(c, op, c->gpr[in->rm], c->gpr[in->reg], in->osize);
-
-	if (op != 7)
-		set_sized(c, in->rm, v, in->osize);
-	c->rip = in->next_rip;
+/*
+ * ALU handlers, one copy per operation so the flag bookkeeping is
+ * specialised: register-register (01/09/../39), register-memory source
+ * (03/0B/../3B) and register-immediate (81/83 with a register, rAX forms).
+ */
+#define ALU_HANDLERS(OP)                                                          \
+static void h_alu_rr_##OP(struct emu_cpu *c, struct emu_insn *in)               \
+{                                                                                 \
+	uint64_t v = alu_inline(c, OP, c->gpr[in->rm], c->gpr[in->reg], in->osize); \
+	if (OP != 7)                                                              \
+		set_sized(c, in->rm, v, in->osize);                               \
+	c->rip = in->next_rip;                                                    \
+}                                                                                 \
+static void h_alu_rm_##OP(struct emu_cpu *c, struct emu_insn *in)               \
+{                                                                                 \
+	uint64_t m = emu_read(c, ea64(c, in), in->osize);                         \
+	uint64_t v = alu_inline(c, OP, c->gpr[in->reg], m, in->osize);            \
+	if (OP != 7)                                                              \
+		set_sized(c, in->reg, v, in->osize);                              \
+	c->rip = in->next_rip;                                                    \
+}                                                                                 \
+static void h_alu_ri_##OP(struct emu_cpu *c, struct emu_insn *in)               \
+{                                                                                 \
+	uint64_t v = alu_inline(c, OP, c->gpr[in->rm], in->imm, in->osize);       \
+	if (OP != 7)                                                              \
+		set_sized(c, in->rm, v, in->osize);                               \
+	c->rip = in->next_rip;                                                    \
 }
+ALU_HANDLERS(0) ALU_HANDLERS(1) ALU_HANDLERS(2) ALU_HANDLERS(3)
+ALU_HANDLERS(4) ALU_HANDLERS(5) ALU_HANDLERS(6) ALU_HANDLERS(7)
 
-/* ALU reg, r/m from memory (forms 03/0B/../3B). */
-static void h_alu_rm(struct emu_cpu *c, struct emu_insn *in)
-{
-	int op = (int)in->imm2;
-	uint64_t v = emu_alu(c, op, c->gpr[in->reg], emu_read(c, ea64(c, in), in->osize), in->osize);
-
-	if (op != 7)
-		set_sized(c, in->reg, v, in->osize);
-	c->rip = in->next_rip;
-}
-
-/* ALU r, imm (81/83 with a register, and the rAX short forms). */
-static void h_alu_ri(struct emu_cpu *c, struct emu_insn *in)
-{
-	int op = (int)in->imm2;
-	uint64_t v = emu_alu(c, op, c->gpr[in->rm], in->imm, in->osize);
-
-	if (op != 7)
-		set_sized(c, in->rm, v, in->osize);
-	c->rip = in->next_rip;
-}
+static void (*const h_alu_rr[8])(struct emu_cpu *, struct emu_insn *) = {
+	h_alu_rr_0, h_alu_rr_1, h_alu_rr_2, h_alu_rr_3, h_alu_rr_4, h_alu_rr_5, h_alu_rr_6, h_alu_rr_7,
+};
+static void (*const h_alu_rm[8])(struct emu_cpu *, struct emu_insn *) = {
+	h_alu_rm_0, h_alu_rm_1, h_alu_rm_2, h_alu_rm_3, h_alu_rm_4, h_alu_rm_5, h_alu_rm_6, h_alu_rm_7,
+};
+static void (*const h_alu_ri[8])(struct emu_cpu *, struct emu_insn *) = {
+	h_alu_ri_0, h_alu_ri_1, h_alu_ri_2, h_alu_ri_3, h_alu_ri_4, h_alu_ri_5, h_alu_ri_6, h_alu_ri_7,
+};
 
 /* CMP m, imm (81/83 /7 with memory). */
 static void h_cmp_mi(struct emu_cpu *c, struct emu_insn *in)
@@ -120,7 +128,7 @@ static void h_cmp_mi(struct emu_cpu *c, struct emu_insn *in)
 
 static void h_test_rr(struct emu_cpu *c, struct emu_insn *in)
 {
-	emu_alu(c, 4, c->gpr[in->rm], c->gpr[in->reg], in->osize);
+	alu_inline(c, 4, c->gpr[in->rm], c->gpr[in->reg], in->osize);
 	c->rip = in->next_rip;
 }
 
@@ -305,6 +313,11 @@ static bool canonical(uint64_t a)
 	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
 }
 
+bool emu_fast_is_jmp(const struct emu_insn *in)
+{
+	return in->fn == h_jmp;
+}
+
 void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 {
 	uint8_t b = (uint8_t)in->op;
@@ -341,16 +354,14 @@ void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 			return;
 		case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39:
 			if (wide && !mem) {
-				in->imm2 = b >> 3;
-				in->fn = h_alu_rr;
+				in->fn = h_alu_rr[b >> 3];
 			} else if (wide && b == 0x39) {
 				in->fn = h_cmp_mr;
 			}
 			return;
 		case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b:
 			if (wide && mem) {
-				in->imm2 = b >> 3;
-				in->fn = h_alu_rm;
+				in->fn = h_alu_rm[b >> 3];
 			}
 			return;
 		case 0x81: case 0x83:
@@ -359,16 +370,15 @@ void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 			in->imm &= size_mask(in->osize);
 			in->imm2 = in->reg & 7;
 			if (!mem)
-				in->fn = h_alu_ri;
+				in->fn = h_alu_ri[in->reg & 7];
 			else if ((in->reg & 7) == 7)
 				in->fn = h_cmp_mi;
 			return;
 		case 0x05: case 0x0d: case 0x15: case 0x1d: case 0x25: case 0x2d: case 0x35: case 0x3d:
 			if (wide) {
 				in->imm &= size_mask(in->osize);
-				in->imm2 = b >> 3;
 				in->rm = R_AX;
-				in->fn = h_alu_ri;
+				in->fn = h_alu_ri[b >> 3];
 			}
 			return;
 		case 0x85:
