@@ -5,6 +5,7 @@
  * result; CF/PF/AF/ZF/SF/OF are computed only when read.
  */
 #include "accel/emu/cpu.h"
+#include "accel/emu/ops.h"
 
 #define P4(n) n, n ^ 1, n ^ 1, n
 #define P16(n) P4(n), P4(n ^ 1), P4(n ^ 1), P4(n)
@@ -15,11 +16,6 @@
 #define Q16(n) Q4(n), Q4(n ^ 1), Q4(n ^ 1), Q4(n)
 #define Q64(n) Q16(n), Q16(n ^ 1), Q16(n ^ 1), Q16(n)
 const uint8_t emu_parity_table[256] = { Q64(1), Q64(0), Q64(0), Q64(1) };
-
-static inline uint64_t size_mask(int size)
-{
-	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
 
 static inline uint64_t sign_bit(int size)
 {
@@ -68,6 +64,23 @@ static uint32_t flags_compute(const struct emu_cpu *c)
 	f |= (r & sb) ? FL_SF : 0;
 	f |= emu_parity_table[r & 0xff];
 	return f;
+}
+
+/* CF alone, without materialising the other flags. */
+bool emu_flags_cf(const struct emu_cpu *c)
+{
+	uint64_t m = size_mask(c->cc_size);
+	uint64_t r = c->cc_res & m, a = c->cc_src1 & m, b = c->cc_src2 & m;
+
+	switch (c->cc_op) {
+	case CC_ADD: return r < a;
+	case CC_ADC: return c->cc_cin ? r <= a : r < a;
+	case CC_SUB: return a < b;
+	case CC_SBB: return c->cc_cin ? a <= b : a < b;
+	case CC_LOGIC: return false;
+	case CC_INC: case CC_DEC: return c->cc_cin;
+	default: return c->rflags & FL_CF;
+	}
 }
 
 uint64_t emu_flags_get(struct emu_cpu *c)
@@ -132,34 +145,7 @@ out:
 	return (cc & 1) ? !r : r;
 }
 
-/*
- * The eight classic ALU operations (ADD OR ADC SBB AND SUB XOR CMP, in
- * opcode order).  Returns the result (meaningless for CMP); sets lazy flags.
- */
 uint64_t emu_alu(struct emu_cpu *c, int op, uint64_t a, uint64_t b, int size)
 {
-	uint64_t m = size_mask(size), r;
-	uint8_t cin;
-
-	switch (op) {
-	case 0: r = a + b; c->cc_op = CC_ADD; break;
-	case 1: r = a | b; c->cc_op = CC_LOGIC; break;
-	case 2:
-		cin = (emu_flags_get(c) & FL_CF) ? 1 : 0;
-		r = a + b + cin; c->cc_op = CC_ADC; c->cc_cin = cin;
-		break;
-	case 3:
-		cin = (emu_flags_get(c) & FL_CF) ? 1 : 0;
-		r = a - b - cin; c->cc_op = CC_SBB; c->cc_cin = cin;
-		break;
-	case 4: r = a & b; c->cc_op = CC_LOGIC; break;
-	case 5: case 7: r = a - b; c->cc_op = CC_SUB; break;
-	default: r = a ^ b; c->cc_op = CC_LOGIC; break;
-	}
-	r &= m;
-	c->cc_src1 = a & m;
-	c->cc_src2 = b & m;
-	c->cc_res = r;
-	c->cc_size = (uint8_t)size;
-	return r;
+	return alu_inline(c, op, a, b, size);
 }

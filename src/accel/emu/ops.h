@@ -46,6 +46,39 @@ static inline void reg_set(struct emu_cpu *c, int r, uint64_t v, int size, bool 
 	}
 }
 
+/*
+ * The eight classic ALU operations (ADD OR ADC SBB AND SUB XOR CMP, in
+ * opcode order).  Returns the result (meaningless for CMP); sets lazy flags.
+ * Inline so that handlers with a constant op get a specialised copy.
+ */
+static inline uint64_t alu_inline(struct emu_cpu *c, int op, uint64_t a, uint64_t b, int size)
+{
+	uint64_t m = size_mask(size), r;
+	uint8_t cin;
+
+	switch (op) {
+	case 0: r = a + b; c->cc_op = CC_ADD; break;
+	case 1: r = a | b; c->cc_op = CC_LOGIC; break;
+	case 2:
+		cin = emu_flags_cf(c);
+		r = a + b + cin; c->cc_op = CC_ADC; c->cc_cin = cin;
+		break;
+	case 3:
+		cin = emu_flags_cf(c);
+		r = a - b - cin; c->cc_op = CC_SBB; c->cc_cin = cin;
+		break;
+	case 4: r = a & b; c->cc_op = CC_LOGIC; break;
+	case 5: case 7: r = a - b; c->cc_op = CC_SUB; break;
+	default: r = a ^ b; c->cc_op = CC_LOGIC; break;
+	}
+	r &= m;
+	c->cc_src1 = a & m;
+	c->cc_src2 = b & m;
+	c->cc_res = r;
+	c->cc_size = (uint8_t)size;
+	return r;
+}
+
 /* Make sure [la, la+size) is writable now, so a later write cannot fault. */
 static inline void prep_write(struct emu_cpu *c, uint64_t la, int size)
 {
