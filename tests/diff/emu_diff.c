@@ -23,7 +23,9 @@
  *                 [--known FILE] [--filter SUBSTR] [--quiet] [--list] [--self]
  *
  * --self runs the host against itself: a check of the harness (inputs,
- * masks, the native runner) that needs no interpreter.
+ * masks, the native runner) that needs no interpreter.  --canary runs the
+ * host against a deliberately corrupted copy of itself and succeeds only if
+ * every form is reported as differing: a check that the comparisons bite.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -62,6 +64,7 @@ struct options {
 	const char *filter;
 	bool quiet, list;
 	bool self;              /* compare the host with itself (harness check) */
+	bool canary;            /* host vs a deliberately corrupted host: must differ */
 	int dump;               /* print this many trials of each form */
 };
 
@@ -439,6 +442,34 @@ static int compare(const struct form *f, const struct emu_test_state *in,
 
 /* ---- one form, in a child process ---- */
 
+/*
+ * --canary: damage one part of a correct result, a different part per form
+ * and trial, so that every comparison the harness makes is shown to bite.
+ */
+static void corrupt(struct run_result *r, int which)
+{
+	switch (which % 6) {
+	case 0:
+		r->st.gpr[which % 16] ^= 1ULL << (which % 64);
+		break;
+	case 1:
+		r->st.rflags ^= FL_DF;          /* DF is compared for every form */
+		break;
+	case 2:
+		r->st.mem[(which * 97) % EMU_TEST_MEM_SIZE] ^= 0x10;
+		break;
+	case 3:
+		r->st.xmm[which % 16][which % 16] ^= 0x01;
+		break;
+	case 4:
+		r->st.fxsave[0] ^= 0x01;        /* FCW */
+		break;
+	default:
+		r->vector = r->vector == 13 ? 14 : 13;
+		break;
+	}
+}
+
 static void dump_state(const char *who, int vector, const struct emu_test_state *st)
 {
 	int i;
@@ -517,8 +548,10 @@ static void run_form(const struct form *f, int idx, const struct options *o,
 			return;
 		}
 		memset(&emu, 0, sizeof(emu));
-		if (o->self) {
+		if (o->self || o->canary) {
 			diff_native_run(f, &in, &emu);
+			if (o->canary)
+				corrupt(&emu, idx + t);
 		} else {
 			*est = in;
 			emu.vector = emu_test_run(est, f->code, f->len, 64);
@@ -722,6 +755,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->quiet = true;
 		} else if (!strcmp(a, "--self")) {
 			o->self = true;
+		} else if (!strcmp(a, "--canary")) {
+			o->canary = true;
 		} else if (!strcmp(a, "--list")) {
 			o->list = true;
 		} else if (v && !strcmp(a, "--dump")) {
@@ -740,7 +775,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->filter = v, i++;
 		} else {
 			fprintf(stderr, "usage: emu-diff [--trials N] [--seed S] [--jobs J] "
-				"[--expected FILE] [--known FILE] [--filter SUBSTR] [--quiet] [--list] [--self]\n");
+				"[--expected FILE] [--known FILE] [--filter SUBSTR] [--quiet] [--list] [--self] [--canary]\n");
 			return -1;
 		}
 	}
@@ -820,6 +855,8 @@ int main(int argc, char **argv)
 		}
 		if (o.quiet && !fail && r->status != ST_DIFF && strcmp(label, "FIXED"))
 			continue;
+		if (o.canary && r->status == ST_DIFF)
+			continue;   /* expected: only the undetected ones are news */
 		printf("%-7s %-40s %s%s\n", label, forms[i].name,
 		       r->status == ST_UNIMPL && expect ? "(expected implemented) " : "",
 		       r->status != ST_PASS ? r->msg :
@@ -830,8 +867,14 @@ int main(int argc, char **argv)
 	       "%d harness errors; %d known forms pass now; %d expected-implemented patterns\n",
 	       nsel, o.trials, o.seed, secs, counts[ST_PASS], counts[ST_DIFF], nknown,
 	       counts[ST_UNIMPL], counts[ST_CRASH], counts[ST_HARNESS], nfixed, expected.n);
-	if (failures)
+	if (o.canary) {
+		/* Inverted: every form must have been caught. */
+		failures = nsel - counts[ST_DIFF];
+		printf("emu-diff: canary %s: %d of %d corrupted forms detected\n",
+		       failures ? "FAIL" : "ok", counts[ST_DIFF], nsel);
+	} else if (failures) {
 		printf("emu-diff: FAIL (%d forms)\n", failures);
+	}
 	patterns_free(&expected);
 	patterns_free(&known);
 	munmap(results, sizeof(*results) * nforms);
