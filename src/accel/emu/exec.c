@@ -216,8 +216,7 @@ uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int s
 {
 	int bits = size * 8;
 	uint64_t m = size_mask(size), sb = 1ULL << (bits - 1), r;
-	uint64_t f = emu_flags_get(c);
-	unsigned cf = f & FL_CF, of = f & FL_OF;
+	unsigned cf, of;
 
 	v &= m;
 	r = v;
@@ -240,6 +239,7 @@ uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int s
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 2: /* RCL */
+		cf = emu_flags_cf(c);
 		cnt %= bits + 1;
 		for (unsigned i = 0; i < cnt; i++) {
 			unsigned ncf = !!(r & sb);
@@ -250,6 +250,7 @@ uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int s
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 3: /* RCR */
+		cf = emu_flags_cf(c);
 		cnt %= bits + 1;
 		for (unsigned i = 0; i < cnt; i++) {
 			unsigned ncf = r & 1;

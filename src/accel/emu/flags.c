@@ -93,7 +93,15 @@ uint64_t emu_flags_get(struct emu_cpu *c)
 /* Replace the bits in mask with val (materialising lazy flags first). */
 void emu_flags_set(struct emu_cpu *c, uint64_t val, uint64_t mask)
 {
-	uint64_t cur = emu_flags_get(c);
+	uint64_t cur;
+
+	if ((mask & FL_ARITH) == FL_ARITH) {
+		/* Every lazy flag is replaced: no need to compute the old ones. */
+		c->rflags = ((c->rflags & ~mask) | (val & mask)) | X86_RFLAGS_FIXED;
+		c->cc_op = CC_EFLAGS;
+		return;
+	}
+	cur = emu_flags_get(c);
 	c->rflags = ((cur & ~mask) | (val & mask)) | X86_RFLAGS_FIXED;
 	c->cc_op = CC_EFLAGS;
 }
