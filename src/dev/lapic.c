@@ -55,6 +55,11 @@ enum {
 #define LAPIC_BUS_KHZ 1000000ULL
 _Static_assert(GUEST_TSC_KHZ % LAPIC_BUS_KHZ == 0, "TSC must be a multiple of the APIC bus clock");
 #define TSC_PER_BUS_CYCLE (GUEST_TSC_KHZ / LAPIC_BUS_KHZ)
+/*
+ * Shortest periodic timer we run, as KVM does (min_timer_period_us): a guest
+ * asking for a 1 ns period would otherwise keep a host thread busy.
+ */
+#define LAPIC_MIN_PERIOD_TSC (200ULL * GUEST_TSC_KHZ / 1000)
 
 struct lapic {
 	struct vcpu *vcpu;
@@ -206,6 +211,13 @@ static void timer_start(struct lapic *a, uint64_t now, uint64_t first)
 	if (!a->timer_period) {
 		timer_stop(a);
 		return;
+	}
+	if (timer_mode(a) == TIMER_PERIODIC && a->timer_period < LAPIC_MIN_PERIOD_TSC) {
+		log_warnx_rl("lapic %d: periodic timer of %llu TSC ticks raised to 200 us",
+			     a->vcpu->id, (unsigned long long)a->timer_period);
+		a->timer_period = LAPIC_MIN_PERIOD_TSC;
+		if (first < a->timer_period)
+			first = a->timer_period;
 	}
 	a->timer_next = now + first;
 }

@@ -5,6 +5,8 @@
  *   bus/IO/memory windows, and INTx routing: pin P of slot S raises
  *   IOAPIC GSI 16 + (S + P) % 8 (P = 0 for INTA), level-triggered,
  *   active low: the swizzle of include/vireo/pci.h.
+ * - RTC (PNP0B00) and the PS/2 controller (PNP0303), so the kernel's
+ *   rtc_cmos and i8042 drivers bind through ACPI as on a PC.
  * - \_S5: the soft-off sleep type; the guest writes SLP_TYP=5 with SLP_EN
  *   to the FADT sleep control register (src/dev/acpi_pm.c) to power off.
  */
@@ -157,6 +159,27 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "VIREO ", "VIREODSD", 1)
             Package () { 0x001FFFFF, 1, Zero, 16 },
             Package () { 0x001FFFFF, 2, Zero, 17 },
             Package () { 0x001FFFFF, 3, Zero, 18 }
+            })
+        }
+
+        Device (RTC)
+        {
+            Name (_HID, EisaId ("PNP0B00"))
+            Name (_CRS, ResourceTemplate ()
+            {
+                IO (Decode16, 0x0070, 0x0070, 0x01, 0x02)
+                IRQNoFlags () {8}
+            })
+        }
+
+        Device (KBD)
+        {
+            Name (_HID, EisaId ("PNP0303"))
+            Name (_CRS, ResourceTemplate ()
+            {
+                IO (Decode16, 0x0060, 0x0060, 0x01, 0x01)
+                IO (Decode16, 0x0064, 0x0064, 0x01, 0x01)
+                IRQNoFlags () {1}
             })
         }
 
