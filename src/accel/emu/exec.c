@@ -724,6 +724,13 @@ static bool rep_bulk(struct emu_cpu *c, const struct emu_insn *in, int size, boo
 		s = emu_mem_ptr(c, sla, (int)(n * size), ACC_READ, emu_user(c));
 		if (!s)
 			return false;
+		/*
+		 * The CPU copies element by element upwards: a destination just
+		 * above an overlapping source replicates the first elements,
+		 * which memmove would not (Intel SDM Vol. 2 MOVS, REP).
+		 */
+		if (d > s && d < s + n * size)
+			return false;
 		memmove(d, s, n * size);
 		c->gpr[R_SI] += n * size;
 	} else {
