@@ -406,11 +406,11 @@ static void block_exec(struct emu_cpu *c, const struct emu_block *b)
 	 * instruction: no per-instruction bookkeeping beyond the count.
 	 */
 	do {
-		c->icount++;
 		in->fn(c, in);
 		if (c->rip != in->next_rip || __atomic_load_n(g, __ATOMIC_RELAXED) != gen)
-			return;
+			break;
 	} while (++in < end);
+	c->icount += (uint64_t)(in - b->insns) + (in < end);
 }
 
 int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *exc_out)

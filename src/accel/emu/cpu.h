@@ -187,6 +187,8 @@ struct emu_cpu {
 	int64_t tsc_offset;
 
 	struct emu_x87 x87;
+	uint8_t *x87_stub;      /* executable stub for native x87 (fpu.c), lazily mapped */
+	bool x87_stub_failed;
 	uint8_t xmm[16][16] __attribute__((aligned(16)));
 	uint32_t mxcsr;
 
@@ -392,6 +394,8 @@ void emu_rm_write(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t val, 
 /* ---- fpu.c ---- */
 void emu_x87_exec(struct emu_cpu *cpu, struct emu_insn *in);
 void emu_x87_reset(struct emu_cpu *cpu);
+/* Free the native-execution stub (at vCPU teardown). */
+void emu_x87_destroy(struct emu_cpu *cpu);
 void emu_fxsave(struct emu_cpu *cpu, uint8_t *buf);
 int emu_fxrstor(struct emu_cpu *cpu, const uint8_t *buf);
 

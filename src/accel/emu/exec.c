@@ -216,8 +216,7 @@ uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int s
 {
 	int bits = size * 8;
 	uint64_t m = size_mask(size), sb = 1ULL << (bits - 1), r;
-	uint64_t f = emu_flags_get(c);
-	unsigned cf = f & FL_CF, of = f & FL_OF;
+	unsigned cf, of;
 
 	v &= m;
 	r = v;
@@ -240,6 +239,7 @@ uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int s
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 2: /* RCL */
+		cf = emu_flags_cf(c);
 		cnt %= bits + 1;
 		for (unsigned i = 0; i < cnt; i++) {
 			unsigned ncf = !!(r & sb);
@@ -250,6 +250,7 @@ uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int s
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 3: /* RCR */
+		cf = emu_flags_cf(c);
 		cnt %= bits + 1;
 		for (unsigned i = 0; i < cnt; i++) {
 			unsigned ncf = r & 1;
@@ -722,6 +723,13 @@ static bool rep_bulk(struct emu_cpu *c, const struct emu_insn *in, int size, boo
 	if (movs) {
 		s = emu_mem_ptr(c, sla, (int)(n * size), ACC_READ, emu_user(c));
 		if (!s)
+			return false;
+		/*
+		 * The CPU copies element by element upwards: a destination just
+		 * above an overlapping source replicates the first elements,
+		 * which memmove would not (Intel SDM Vol. 2 MOVS, REP).
+		 */
+		if (d > s && d < s + n * size)
 			return false;
 		memmove(d, s, n * size);
 		c->gpr[R_SI] += n * size;

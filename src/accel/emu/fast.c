@@ -34,15 +34,27 @@ static inline void set_sized(struct emu_cpu *c, int r, uint64_t v, int size)
 	c->gpr[r] = size == 8 ? v : (uint32_t)v;
 }
 
-static void h_mov_store(struct emu_cpu *c, struct emu_insn *in)      /* 89 /r, m */
+static void h_mov_store64(struct emu_cpu *c, struct emu_insn *in)    /* 89 /r, m */
 {
-	emu_write(c, ea64(c, in), c->gpr[in->reg], in->osize);
+	emu_write(c, ea64(c, in), c->gpr[in->reg], 8);
 	c->rip = in->next_rip;
 }
 
-static void h_mov_load(struct emu_cpu *c, struct emu_insn *in)       /* 8B /r, m */
+static void h_mov_store32(struct emu_cpu *c, struct emu_insn *in)
 {
-	set_sized(c, in->reg, emu_read(c, ea64(c, in), in->osize), in->osize);
+	emu_write(c, ea64(c, in), c->gpr[in->reg], 4);
+	c->rip = in->next_rip;
+}
+
+static void h_mov_load64(struct emu_cpu *c, struct emu_insn *in)     /* 8B /r, m */
+{
+	c->gpr[in->reg] = emu_read(c, ea64(c, in), 8);
+	c->rip = in->next_rip;
+}
+
+static void h_mov_load32(struct emu_cpu *c, struct emu_insn *in)
+{
+	c->gpr[in->reg] = emu_read(c, ea64(c, in), 4);
 	c->rip = in->next_rip;
 }
 
@@ -135,7 +147,7 @@ static void h_test_rr(struct emu_cpu *c, struct emu_insn *in)
 /* Jcc with a canonical target precomputed in imm2. */
 static void h_jcc(struct emu_cpu *c, struct emu_insn *in)
 {
-	c->rip = emu_cond(c, in->op & 15) ? in->imm2 : in->next_rip;
+	c->rip = cond_inline(c, in->op & 15) ? in->imm2 : in->next_rip;
 }
 
 static void h_jmp(struct emu_cpu *c, struct emu_insn *in)
@@ -295,7 +307,7 @@ static void h_incdec_r(struct emu_cpu *c, struct emu_insn *in)     /* FF /0 /1 r
 
 static void h_cmov(struct emu_cpu *c, struct emu_insn *in)         /* 0F 4x r */
 {
-	if (emu_cond(c, in->op & 15))
+	if (cond_inline(c, in->op & 15))
 		set_sized(c, in->reg, c->gpr[in->rm], in->osize);
 	else
 		set_sized(c, in->reg, c->gpr[in->reg], in->osize);
@@ -304,7 +316,7 @@ static void h_cmov(struct emu_cpu *c, struct emu_insn *in)         /* 0F 4x r */
 
 static void h_setcc(struct emu_cpu *c, struct emu_insn *in)        /* 0F 9x r */
 {
-	reg_set(c, in->rm, emu_cond(c, in->op & 15), 1, in->rex);
+	reg_set(c, in->rm, cond_inline(c, in->op & 15), 1, in->rex);
 	c->rip = in->next_rip;
 }
 
@@ -331,12 +343,14 @@ void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 	if (in->op < 0x100) {
 		switch (b) {
 		case 0x89:
-			if (wide)
-				in->fn = mem ? h_mov_store : h_mov_rr;
+			if (wide && mem)
+				in->fn = in->osize == 8 ? h_mov_store64 : h_mov_store32;
+			else if (wide)
+				in->fn = h_mov_rr;
 			return;
 		case 0x8b:
 			if (wide && mem)
-				in->fn = h_mov_load;
+				in->fn = in->osize == 8 ? h_mov_load64 : h_mov_load32;
 			return;
 		case 0xb8 ... 0xbf:
 			if (wide) {

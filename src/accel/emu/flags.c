@@ -93,56 +93,41 @@ uint64_t emu_flags_get(struct emu_cpu *c)
 /* Replace the bits in mask with val (materialising lazy flags first). */
 void emu_flags_set(struct emu_cpu *c, uint64_t val, uint64_t mask)
 {
-	uint64_t cur = emu_flags_get(c);
+	uint64_t cur;
+
+	if ((mask & FL_ARITH) == FL_ARITH) {
+		/* Every lazy flag is replaced: no need to compute the old ones. */
+		c->rflags = ((c->rflags & ~mask) | (val & mask)) | X86_RFLAGS_FIXED;
+		c->cc_op = CC_EFLAGS;
+		return;
+	}
+	cur = emu_flags_get(c);
 	c->rflags = ((cur & ~mask) | (val & mask)) | X86_RFLAGS_FIXED;
 	c->cc_op = CC_EFLAGS;
 }
 
-/* Condition codes tttn (Intel SDM Vol. 2 Appendix B.1.4.7). */
-bool emu_cond(struct emu_cpu *c, int cc)
+/* Slow path of cond_inline(): from the materialised flags. */
+bool emu_cond_slow(struct emu_cpu *c, int cc)
 {
+	uint32_t f = (uint32_t)emu_flags_get(c);
 	bool r;
 
-	/* Fast paths for the common compare-and-branch patterns. */
-	if (c->cc_op == CC_SUB) {
-		uint64_t m = size_mask(c->cc_size);
-		uint64_t a = c->cc_src1 & m, b = c->cc_src2 & m;
-		switch (cc >> 1) {
-		case 1: r = a < b; goto out;            /* B / AE */
-		case 2: r = a == b; goto out;           /* Z / NZ */
-		case 3: r = a <= b; goto out;           /* BE / A */
-		case 6: {                               /* L / GE */
-			int sh = 64 - c->cc_size * 8;
-			r = (int64_t)(a << sh) < (int64_t)(b << sh);
-			goto out;
-		}
-		case 7: {                               /* LE / G */
-			int sh = 64 - c->cc_size * 8;
-			r = (int64_t)(a << sh) <= (int64_t)(b << sh);
-			goto out;
-		}
-		default:
-			break;
-		}
-	} else if (c->cc_op == CC_LOGIC && (cc >> 1) == 2) {
-		r = (c->cc_res & size_mask(c->cc_size)) == 0;
-		goto out;
+	switch (cc >> 1) {
+	case 0: r = f & FL_OF; break;
+	case 1: r = f & FL_CF; break;
+	case 2: r = f & FL_ZF; break;
+	case 3: r = f & (FL_CF | FL_ZF); break;
+	case 4: r = f & FL_SF; break;
+	case 5: r = f & FL_PF; break;
+	case 6: r = !(f & FL_SF) != !(f & FL_OF); break;
+	default: r = (f & FL_ZF) || (!(f & FL_SF) != !(f & FL_OF)); break;
 	}
-	{
-		uint32_t f = (uint32_t)emu_flags_get(c);
-		switch (cc >> 1) {
-		case 0: r = f & FL_OF; break;
-		case 1: r = f & FL_CF; break;
-		case 2: r = f & FL_ZF; break;
-		case 3: r = f & (FL_CF | FL_ZF); break;
-		case 4: r = f & FL_SF; break;
-		case 5: r = f & FL_PF; break;
-		case 6: r = !(f & FL_SF) != !(f & FL_OF); break;
-		default: r = (f & FL_ZF) || (!(f & FL_SF) != !(f & FL_OF)); break;
-		}
-	}
-out:
 	return (cc & 1) ? !r : r;
+}
+
+bool emu_cond(struct emu_cpu *c, int cc)
+{
+	return cond_inline(c, cc);
 }
 
 uint64_t emu_alu(struct emu_cpu *c, int op, uint64_t a, uint64_t b, int size)
