@@ -88,6 +88,8 @@ struct emu_tlb_entry {
 
 /* A decoded instruction (Intel SDM Vol. 2 §2.1, Figure 2-1). */
 struct emu_insn {
+	/* Handler: emu_exec, or a specialised one from emu_fast_select(). */
+	void (*fn)(struct emu_cpu *cpu, struct emu_insn *in);
 	uint64_t rip;           /* address of the first byte (RIP, not linear) */
 	uint64_t next_rip;
 	uint64_t disp;
@@ -123,10 +125,17 @@ struct emu_block {
 	const uint8_t *hva;
 	uint64_t rip;
 	uint32_t gen;
-	uint8_t mode;
+	uint8_t ctx;            /* cpu->ctx when last validated through the TLB */
 	uint8_t n;
+	uint8_t link_next;      /* round-robin replacement of link[] */
 	uint32_t *genp;
 	struct emu_insn *insns;
+	/*
+	 * Chaining: two blocks that followed this one, valid while no TLB
+	 * flush happened since (tlb_epoch) and the context is the same.
+	 */
+	struct emu_block *link[2];
+	uint64_t link_epoch;
 };
 struct emu_icache {
 	struct emu_block blocks[EMU_BLOCK_HASH];
@@ -157,12 +166,12 @@ struct emu_cpu {
 	bool code64;            /* CS.L in long mode */
 	uint8_t def_size;       /* default operand size from CS.D: 2 or 4 */
 	uint8_t stack_size;     /* 2, 4 or 8 */
+	uint8_t ctx;            /* code size and CPL: what a cached block depends on */
 	bool irq_inhibit;       /* STI / MOV SS shadow for one instruction */
 	bool nmi_blocked;       /* from NMI delivery until the next IRET */
 	uint64_t inhibit_icount;        /* no interrupts while icount equals this */
 	uint64_t code_gen;      /* bumped on INVLPG / TLB flush */
 	uint64_t pause_count;
-	uint64_t step_rip;      /* RIP of the instruction being executed */
 
 	struct emu_tlb_entry tlb[2][EMU_TLB_SIZE];
 
@@ -178,6 +187,8 @@ struct emu_cpu {
 	int64_t tsc_offset;
 
 	struct emu_x87 x87;
+	uint8_t *x87_stub;      /* executable stub for native x87 (fpu.c), lazily mapped */
+	bool x87_stub_failed;
 	uint8_t xmm[16][16] __attribute__((aligned(16)));
 	uint32_t mxcsr;
 
@@ -228,6 +239,8 @@ struct emu_cpu {
 	uint8_t *ram_base;
 	uint64_t ram_pages;
 	struct emu_icache *icache;
+	struct emu_block *last_block;   /* block just executed, for chaining */
+	uint64_t tlb_epoch;             /* bumped on every TLB flush */
 	void (*code_page_added)(struct emu_cpu *cpu);   /* flush other vCPUs' write TLBs */
 	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */
 	unsigned debug;          /* VIREO_EMU_DEBUG level */
@@ -269,6 +282,7 @@ int emu_cpu_set_efer(struct emu_cpu *cpu, uint64_t val);
 
 /* ---- flags.c ---- */
 uint64_t emu_flags_get(struct emu_cpu *cpu);      /* full RFLAGS */
+bool emu_flags_cf(const struct emu_cpu *cpu);
 void emu_flags_set(struct emu_cpu *cpu, uint64_t val, uint64_t mask);
 bool emu_cond(struct emu_cpu *cpu, int cc);       /* Jcc condition 0-15 */
 uint64_t emu_alu(struct emu_cpu *cpu, int op, uint64_t a, uint64_t b, int size);
@@ -366,6 +380,10 @@ uint64_t emu_seg_linear(struct emu_cpu *cpu, int sreg, uint64_t ea, int size);
 
 /* ---- exec.c ---- */
 void emu_decode(struct emu_cpu *cpu, struct emu_insn *in);
+/* fast.c: choose in->fn for a freshly decoded instruction. */
+void emu_fast_select(struct emu_cpu *cpu, struct emu_insn *in);
+/* True if in is a direct near JMP with its (canonical) target in imm2. */
+bool emu_fast_is_jmp(const struct emu_insn *in);
 void emu_exec(struct emu_cpu *cpu, struct emu_insn *in);
 /* Operand helpers shared with fpu.c / sse.c. */
 uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *in);
@@ -376,6 +394,8 @@ void emu_rm_write(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t val, 
 /* ---- fpu.c ---- */
 void emu_x87_exec(struct emu_cpu *cpu, struct emu_insn *in);
 void emu_x87_reset(struct emu_cpu *cpu);
+/* Free the native-execution stub (at vCPU teardown). */
+void emu_x87_destroy(struct emu_cpu *cpu);
 void emu_fxsave(struct emu_cpu *cpu, uint8_t *buf);
 int emu_fxrstor(struct emu_cpu *cpu, const uint8_t *buf);
 

@@ -154,9 +154,9 @@ static void alu_rm(struct emu_cpu *c, const struct emu_insn *in, int op, uint64_
 	emu_write(c, la, v, size);
 }
 
-static uint64_t incdec(struct emu_cpu *c, uint64_t v, int size, bool dec)
+uint64_t emu_incdec(struct emu_cpu *c, uint64_t v, int size, bool dec)
 {
-	uint8_t cf = (emu_flags_get(c) & FL_CF) ? 1 : 0;
+	uint8_t cf = emu_flags_cf(c);
 	uint64_t r = (dec ? v - 1 : v + 1) & size_mask(size);
 
 	c->cc_op = dec ? CC_DEC : CC_INC;
@@ -178,8 +178,8 @@ enum { UN_INC, UN_DEC, UN_NOT, UN_NEG };
 static uint64_t unary(struct emu_cpu *c, int kind, uint64_t v, int size)
 {
 	switch (kind) {
-	case UN_INC: return incdec(c, v, size, false);
-	case UN_DEC: return incdec(c, v, size, true);
+	case UN_INC: return emu_incdec(c, v, size, false);
+	case UN_DEC: return emu_incdec(c, v, size, true);
 	case UN_NOT: return ~v & size_mask(size);
 	default: return neg_op(c, v, size);
 	}
@@ -212,17 +212,17 @@ static void unary_rm(struct emu_cpu *c, const struct emu_insn *in, int kind, int
 
 /* ---- shifts and rotates (Intel SDM Vol. 2 SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR) ---- */
 
-static uint64_t shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int size)
+uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int size)
 {
 	int bits = size * 8;
-	uint64_t m = size_mask(size), sb = 1ULL << (bits - 1), r = v;
-	uint64_t f = emu_flags_get(c);
-	unsigned cf = f & FL_CF, of = f & FL_OF;
+	uint64_t m = size_mask(size), sb = 1ULL << (bits - 1), r;
+	unsigned cf, of;
 
+	v &= m;
+	r = v;
 	cnt &= size == 8 ? 63 : 31;
 	if (!cnt)
 		return v;
-	v &= m;
 	switch (op) {
 	case 0: /* ROL */
 		cnt %= bits;
@@ -239,6 +239,7 @@ static uint64_t shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, in
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 2: /* RCL */
+		cf = emu_flags_cf(c);
 		cnt %= bits + 1;
 		for (unsigned i = 0; i < cnt; i++) {
 			unsigned ncf = !!(r & sb);
@@ -249,6 +250,7 @@ static uint64_t shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, in
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 3: /* RCR */
+		cf = emu_flags_cf(c);
 		cnt %= bits + 1;
 		for (unsigned i = 0; i < cnt; i++) {
 			unsigned ncf = r & 1;
@@ -293,12 +295,12 @@ static void shift_rm(struct emu_cpu *c, const struct emu_insn *in, unsigned cnt,
 
 	if (in->mod == 3) {
 		uint64_t v = reg_get(c, in->rm, size, in->rex);
-		reg_set(c, in->rm, shift_op(c, in->reg & 7, v, cnt, size), size, in->rex);
+		reg_set(c, in->rm, emu_shift_op(c, in->reg & 7, v, cnt, size), size, in->rex);
 		return;
 	}
 	la = emu_ea_linear(c, in, size);
 	prep_write(c, la, size);
-	emu_write(c, la, shift_op(c, in->reg & 7, emu_read(c, la, size), cnt, size), size);
+	emu_write(c, la, emu_shift_op(c, in->reg & 7, emu_read(c, la, size), cnt, size), size);
 }
 
 /* SHLD / SHRD (Intel SDM Vol. 2 SHLD, SHRD). */
@@ -722,6 +724,13 @@ static bool rep_bulk(struct emu_cpu *c, const struct emu_insn *in, int size, boo
 		s = emu_mem_ptr(c, sla, (int)(n * size), ACC_READ, emu_user(c));
 		if (!s)
 			return false;
+		/*
+		 * The CPU copies element by element upwards: a destination just
+		 * above an overlapping source replicates the first elements,
+		 * which memmove would not (Intel SDM Vol. 2 MOVS, REP).
+		 */
+		if (d > s && d < s + n * size)
+			return false;
 		memmove(d, s, n * size);
 		c->gpr[R_SI] += n * size;
 	} else {
@@ -995,7 +1004,7 @@ void emu_exec(struct emu_cpu *c, struct emu_insn *in)
 		}
 		break;
 	case 0x40 ... 0x4f: /* INC/DEC r (not in 64-bit mode: those are REX) */
-		reg_set(c, op & 7, incdec(c, reg_get(c, op & 7, in->osize, false), in->osize, op >= 0x48),
+		reg_set(c, op & 7, emu_incdec(c, reg_get(c, op & 7, in->osize, false), in->osize, op >= 0x48),
 			in->osize, false);
 		break;
 	case 0x50 ... 0x57:
