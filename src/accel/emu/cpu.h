@@ -67,6 +67,7 @@ enum {
 enum cc_op {
 	CC_EFLAGS,      /* arithmetic flags are already in cpu->rflags */
 	CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC,
+	CC_SHL, CC_SHR, CC_SAR,     /* cc_src1 = operand, cc_src2 = count (1..) */
 };
 
 /* Memory access kinds for the MMU. */

@@ -261,31 +261,26 @@ uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int s
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 4: case 6: /* SHL/SAL */
-		if (cnt > (unsigned)bits) {
-			r = 0;
-			cf = 0;
-		} else {
-			cf = (v >> (bits - cnt)) & 1;
-			r = cnt == 64 ? 0 : (v << cnt) & m;
-		}
-		of = (!!(r & sb) ^ !!cf) ? FL_OF : 0;
+		r = cnt >= (unsigned)bits ? 0 : (v << cnt) & m;
+		c->cc_op = CC_SHL;
 		break;
 	case 5: /* SHR */
-		cf = cnt > (unsigned)bits ? 0 : (v >> (cnt - 1)) & 1;
 		r = cnt >= (unsigned)bits ? 0 : v >> cnt;
-		of = (v & sb) ? FL_OF : 0;
+		c->cc_op = CC_SHR;
 		break;
 	default: /* SAR */ {
 		int64_t sv = sign_ext(v, size);
 		unsigned k = cnt >= (unsigned)bits ? (unsigned)bits - 1 : cnt;
-		cf = cnt >= (unsigned)bits ? (sv < 0) : (sv >> (cnt - 1)) & 1;
 		r = (uint64_t)(sv >> k) & m;
-		of = 0;
+		c->cc_op = CC_SAR;
 		break;
 	}
 	}
-	emu_flags_set(c, (cf ? FL_CF : 0) | of | (r == 0 ? FL_ZF : 0) | ((r & sb) ? FL_SF : 0) |
-		      emu_parity_table[r & 0xff], FL_ARITH);
+	/* Lazy flags (flags.c): operand, count and result. */
+	c->cc_src1 = v;
+	c->cc_src2 = cnt;
+	c->cc_res = r;
+	c->cc_size = (uint8_t)size;
 	return r;
 }
 
