@@ -92,7 +92,7 @@ uint64_t emu_pop(struct emu_cpu *c, int size)
 void emu_jump(struct emu_cpu *c, const struct emu_insn *in, uint64_t target)
 {
 	if (c->code64) {
-		if ((uint64_t)(((int64_t)target << 16) >> 16) != target)
+		if ((uint64_t)((int64_t)(target << 16) >> 16) != target)
 			emu_raise_gp(c, 0);
 	} else {
 		target &= in->osize == 2 ? 0xffff : 0xffffffff;
@@ -410,8 +410,9 @@ static void mul_div(struct emu_cpu *c, const struct emu_insn *in, int size)
 			num = ((unsigned __int128)d << bits) | a;
 		snum = (__int128)num;
 		if (size < 8)
-			snum = (__int128)((int64_t)(uint64_t)num << (64 - 2 * bits) >> (64 - 2 * bits));
-		if (size == 8 && snum == -(((__int128)1) << 126) * 2 && divisor == -1)
+			snum = (__int128)((int64_t)((uint64_t)num << (64 - 2 * bits)) >> (64 - 2 * bits));
+		/* INT128_MIN / -1 would trap on the host; its quotient overflows anyway. */
+		if (size == 8 && (unsigned __int128)snum == (unsigned __int128)1 << 127 && divisor == -1)
 			emu_raise(c, EXC_DE, 0, false);
 		sq = snum / divisor;
 		sr = snum % divisor;
@@ -1185,7 +1186,7 @@ void emu_exec(struct emu_cpu *c, struct emu_insn *in)
 	case 0xe8: { /* CALL rel */
 		int s = near_size(c, in);
 		uint64_t target = in->next_rip + in->imm;
-		if (c->code64 && (uint64_t)(((int64_t)target << 16) >> 16) != target)
+		if (c->code64 && (uint64_t)((int64_t)(target << 16) >> 16) != target)
 			emu_raise_gp(c, 0);
 		emu_push(c, in->next_rip, s);
 		emu_jump(c, in, target);
@@ -1245,7 +1246,7 @@ static void exec_grp5(struct emu_cpu *c, struct emu_insn *in)
 	case 2: /* CALL near r/m */
 		s = near_size(c, in);
 		v = emu_rm_read(c, in, s);
-		if (c->code64 && (uint64_t)(((int64_t)v << 16) >> 16) != v)
+		if (c->code64 && (uint64_t)((int64_t)(v << 16) >> 16) != v)
 			emu_raise_gp(c, 0);
 		emu_push(c, in->next_rip, s);
 		emu_jump(c, in, v);

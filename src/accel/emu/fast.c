@@ -169,7 +169,7 @@ static void h_ret(struct emu_cpu *c, struct emu_insn *in)
 	uint64_t sp = c->gpr[R_SP];
 	uint64_t t = emu_read(c, sp, 8);
 
-	if ((uint64_t)(((int64_t)t << 16) >> 16) != t)
+	if ((uint64_t)((int64_t)(t << 16) >> 16) != t)
 		emu_raise_gp(c, 0);
 	c->gpr[R_SP] = sp + 8;
 	c->rip = t;
@@ -348,7 +348,7 @@ static void h_imul(struct emu_cpu *c, struct emu_insn *in)
 
 static bool canonical(uint64_t a)
 {
-	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 bool emu_fast_is_jmp(const struct emu_insn *in)
