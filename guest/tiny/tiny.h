@@ -70,6 +70,13 @@ static inline void cpu_cli(void) { __asm__ volatile("cli" ::: "memory"); }
 /* STI; HLT: the STI shadow makes the pair atomic against a wakeup. */
 static inline void cpu_sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
 
+/* ---- what the compiler may call even in freestanding code ---- */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+
 /* ---- COM1 (8250/16550 at 0x3f8) ---- */
 #define COM1 0x3f8
 #define UART_THR 0

@@ -158,8 +158,7 @@ int console_create(struct vm *vm, int in_fd, int out_fd, struct console **out)
 	pthread_mutex_init(&con->lock, NULL);
 	if (in_fd >= 0 && isatty(in_fd) && tcgetattr(in_fd, &con->saved) == 0) {
 		struct termios raw = con->saved;
-		cfmakeraw(&raw);
-		raw.c_oflag |= OPOST | ONLCR;  /* keep our own log lines readable */
+		cfmakeraw(&raw);   /* the guest's bytes pass untouched both ways */
 		if (tcsetattr(in_fd, TCSANOW, &raw) == 0)
 			con->raw = true;
 	}

@@ -20,13 +20,15 @@ static void vlog(const char *fmt, va_list ap, int err)
 	char buf[1024];
 	int n = snprintf(buf, sizeof(buf), "vireo: ");
 	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
-	if (n > (int)sizeof(buf) - 2)
-		n = sizeof(buf) - 2;
+	if (n > (int)sizeof(buf) - 3)
+		n = sizeof(buf) - 3;
 	if (err)
 		n += snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(err));
-	if (n > (int)sizeof(buf) - 2)
-		n = sizeof(buf) - 2;
-	/* On a raw-mode terminal a bare \n does not return the carriage. */
+	if (n > (int)sizeof(buf) - 3)
+		n = sizeof(buf) - 3;
+	/* The console may have put the terminal in raw mode: return the carriage. */
+	if (isatty(STDERR_FILENO))
+		buf[n++] = '\r';
 	buf[n++] = '\n';
 	if (write(STDERR_FILENO, buf, n) < 0) {
 		/* nothing sensible left to do */

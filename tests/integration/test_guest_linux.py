@@ -45,14 +45,18 @@ def boot(vireo, args=(), timeout=BOOT_TIMEOUT):
     child.logfile_read = open(os.environ.get("VIREO_CONSOLE_LOG", "/tmp/vireo-console.log"), "a")
     child.expect("vireo guest ready")
     child.expect(PROMPT)
+    # A serial line has no window size: tell the shell's line editor, so long
+    # command lines are not wrapped and redrawn.
+    child.sendline("stty cols 1000")
+    child.expect(PROMPT)
     return child
 
 
 def shell(child, cmd, timeout=60):
     """Run cmd in the guest shell; return its output (between echo and prompt)."""
-    marker = f"__done_{time.monotonic_ns()}__"
+    marker = f"__d{time.monotonic_ns() % 100000}__"
     child.sendline(f"{cmd}; echo {marker}")
-    child.expect(marker + r"\r?\n", timeout=timeout)   # the echo of our command line
+    child.expect(marker + r"\r*\n", timeout=timeout)   # the echo of our command line
     child.expect(marker, timeout=timeout)              # the marker printed after cmd
     out = child.before
     child.expect(PROMPT, timeout=timeout)
@@ -69,8 +73,9 @@ def poweroff(child):
 def busybox_from_initrd(guest_dir):
     """The busybox binary inside the default initrd, extracted on the host."""
     data = gzip.decompress((guest_dir / "initrd.img").read_bytes())
-    out = subprocess.run(["cpio", "-i", "--quiet", "--to-stdout", "./bin/busybox"],
+    out = subprocess.run(["cpio", "-i", "--quiet", "--to-stdout", "bin/busybox"],
                          input=data, capture_output=True, check=True)
+    assert len(out.stdout) > 100000, "busybox not found in the initrd"
     return out.stdout
 
 

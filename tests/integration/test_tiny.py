@@ -265,3 +265,91 @@ def test_backends_agree(vireo, tmp_path, name, args):
         assert kcpu["regs"] == ecpu["regs"]
         for key in ("cs", "ds", "es", "fs", "gs", "ss", "cr0", "cr3", "cr4", "efer"):
             assert kcpu["sregs"][key] == ecpu["sregs"][key], key
+
+
+def cpuid_leaves(stdout):
+    """{(leaf, sub): (eax, ebx, ecx, edx)} and the vendor/brand strings."""
+    leaves, names = {}, {}
+    for l in stdout.replace("\r", "").splitlines():
+        m = re.fullmatch(r"cpuid ([0-9a-f]{8})\.(\d+) ([0-9a-f]{8}) ([0-9a-f]{8}) "
+                         r"([0-9a-f]{8}) ([0-9a-f]{8})", l)
+        if m:
+            leaves[(int(m[1], 16), int(m[2]))] = tuple(int(m[i], 16) for i in range(3, 7))
+        m = re.fullmatch(r'cpuid (vendor|brand) "(.*)"', l)
+        if m:
+            names[m[1]] = m[2]
+    return leaves, names
+
+
+def test_cpuid_identity(vireo, backend):
+    """Identification and topology come from the shared policy on every backend."""
+    r = run_tiny(vireo, backend, "cpuid", "--cpus", "2")
+    assert r.returncode == 48, r.stderr
+    leaves, names = cpuid_leaves(r.stdout)
+    assert names == {"vendor": "GenuineIntel", "brand": "Vireo virtual CPU"}
+    assert leaves[(0, 0)][0] == 0xb
+    assert leaves[(0x80000000, 0)][0] == 0x80000008
+    assert leaves[(1, 0)][0] == 0x306a9
+    assert leaves[(1, 0)][1] >> 24 == 0                      # the BSP's APIC ID
+    assert leaves[(0x40000000, 0)][1:] == (0x4b4d564b, 0x564b4d56, 0x4d)  # KVMKVMKVM
+    assert leaves[(0xb, 0)][1:3] == (1, 0x100)               # SMT level: 1 thread
+    assert leaves[(0xb, 1)][1:3] == (2, 0x201)               # core level: --cpus 2
+
+
+def test_cpuid_features_within_policy(vireo, tmp_path):
+    """Under kvm the feature bits are the policy's (emu presents exactly the
+    policy) intersected with the host's: never a bit the policy lacks.  A
+    paravirtual KVM overrides the guest's CPUID with the host CPU's features;
+    the backend detects that and says so, and this check is skipped there."""
+    for b in BACKENDS:
+        why = backend_unavailable(vireo, b)
+        if why:
+            pytest.skip(f"needs both backends: {why}")
+    rk = run([vireo, "run", "-v", "--accel", "kvm", "--kernel", tiny("cpuid")])
+    re_ = run([vireo, "run", "--accel", "emu", "--kernel", tiny("cpuid")])
+    assert rk.returncode == re_.returncode == 48
+    if "overrides the CPUID policy" in rk.stderr:
+        why = [l for l in rk.stderr.splitlines() if "overrides the CPUID policy" in l][0]
+        print(f"skipping: {why}")
+        pytest.skip(f"this host's KVM overrides guest CPUID: {why}")
+    kvm, _ = cpuid_leaves(rk.stdout)
+    emu, _ = cpuid_leaves(re_.stdout)
+    for leaf in [(1, 0), (7, 0), (0x80000001, 0), (0x80000007, 0), (0x40000001, 0)]:
+        for i, reg in ((2, "ecx"), (3, "edx")) if leaf != (0x40000001, 0) else ((0, "eax"),):
+            extra = kvm[leaf][i] & ~emu[leaf][i]
+            assert not extra, f"leaf {leaf[0]:#x} {reg}: kvm adds {extra:#x}"
+
+
+def test_kvmclock(vireo, backend):
+    """kvmclock tells the real time and runs at the PIT's speed: 10 ticks at
+    100 Hz take 100 ms on it (interrupt latency may add a little)."""
+    before = time.time()
+    r = run_tiny(vireo, backend, "kvmclock")
+    after = time.time()
+    assert r.returncode == 49, r.stdout + r.stderr
+    now = re.search(r"kvmclock: now (\d+) s since the epoch", r.stdout)
+    took = re.search(r"kvmclock: 10 PIT ticks took (\d+) us", r.stdout)
+    assert now and took, r.stdout
+    assert before - 2 <= int(now[1]) <= after + 2
+    assert 90_000 <= int(took[1]) <= 500_000, took[0]
+
+
+def test_halted_vcpu_sleeps(vireo, backend):
+    """A vCPU halted with interrupts off costs no host CPU: kvm halts in the
+    kernel, emu parks the thread (HLT must never busy-wait)."""
+    child = spawn_spin(vireo, backend, "--cmdline", "hlt")
+    child.expect("spin: halting with interrupts off")
+    clk = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds():
+        with open(f"/proc/{child.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / clk   # utime + stime
+
+    c0, t0 = cpu_seconds(), time.monotonic()
+    time.sleep(2)
+    used = (cpu_seconds() - c0) / (time.monotonic() - t0)
+    print(f"halted under {backend}: {used * 100:.1f} % of a host CPU")
+    child.send("\x01x")
+    assert finish(child) == 0
+    assert used < 0.10

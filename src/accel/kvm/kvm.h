@@ -69,9 +69,10 @@ int kvm_cpuid_get_supported(int sys_fd, struct kvm_cpuid2 **out) WUR;
 /*
  * Build vCPU `vcpu`'s CPUID from the shared policy (x86_cpuid) intersected
  * with what KVM supports, and set it (KVM API 4.73 KVM_SET_CPUID2).
- * Must run before the vCPU's first KVM_RUN.
+ * Must run before the vCPU's first KVM_RUN.  `final` (the call made just
+ * before it) also reads the table back and notes a KVM that overrides it.
  */
-int kvm_cpuid_set(struct vcpu *vcpu) WUR;
+int kvm_cpuid_set(struct vcpu *vcpu, bool final) WUR;
 /*
  * The policy/KVM merge for one entry, exposed for unit tests: `policy` is
  * x86_cpuid's answer, `e` holds KVM's supported values on entry and the

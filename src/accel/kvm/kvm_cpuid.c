@@ -17,6 +17,8 @@
 
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR   (1u << 31)
+#define KVM_CPUID_TOPOLOGY_MAX   8       /* leaf 0xb subleaves we pass */
+#define KVM_CPUID_MAX            4096    /* entries read back */
 
 int kvm_cpuid_get_supported(int sys_fd, struct kvm_cpuid2 **out)
 {
@@ -114,7 +116,74 @@ static bool policy_has_leaf(const uint32_t max[3], uint32_t fn)
 	return fn <= max[2];
 }
 
-int kvm_cpuid_set(struct vcpu *vcpu)
+/*
+ * Topology (leaf 0xb) is the VM's shape, not a host capability: its
+ * subleaves come from the policy alone, up to the first of level type 0
+ * (Intel SDM Vol. 2A, CPUID leaf 0BH), whatever KVM lists.
+ */
+static uint32_t add_topology(struct vcpu *vcpu, struct kvm_cpuid_entry2 *out)
+{
+	uint32_t n = 0, r[4];
+
+	for (uint32_t sub = 0; sub < KVM_CPUID_TOPOLOGY_MAX; sub++) {
+		x86_cpuid(vcpu->vm, vcpu->id, 0xb, sub, r);
+		out[n++] = (struct kvm_cpuid_entry2){
+			.function = 0xb, .index = sub,
+			.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+			.eax = r[0], .ebx = r[1], .ecx = r[2], .edx = r[3],
+		};
+		if (!((r[2] >> 8) & 0xff))
+			break;
+	}
+	return n;
+}
+
+static const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid2 *c,
+						 uint32_t fn, uint32_t index)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn && c->entries[i].index == index)
+			return &c->entries[i];
+	return NULL;
+}
+
+/*
+ * A paravirtual KVM (PVM) runs guest user code natively, so it makes the
+ * guest's CPUID show the host CPU's feature bits whatever it was given.
+ * Read the table back and say so (once per VM, from vCPU 0), instead of
+ * pretending the policy holds.
+ */
+static void kvm_cpuid_check(struct vcpu *vcpu, const struct kvm_cpuid2 *set)
+{
+	static const uint32_t leaves[] = { 0x1, 0x7, 0x80000001 };
+	struct kvm_cpuid2 *got = calloc(1, sizeof(*got) + KVM_CPUID_MAX * sizeof(got->entries[0]));
+
+	if (!got)
+		return;
+	got->nent = KVM_CPUID_MAX;
+	if (ioctl(kvm_vcpu_of(vcpu)->fd, KVM_GET_CPUID2, got) < 0)
+		goto out;
+	for (size_t i = 0; i < ARRAY_SIZE(leaves); i++) {
+		const struct kvm_cpuid_entry2 *a = cpuid_find(set, leaves[i], 0);
+		const struct kvm_cpuid_entry2 *b = cpuid_find(got, leaves[i], 0);
+		/* KVM's own runtime bits: OSXSAVE (1.ecx 27), APIC (1.edx 9). */
+		uint32_t mask_c = leaves[i] == 1 ? ~(1u << 27) : ~0u;
+		uint32_t mask_d = leaves[i] == 1 ? ~(1u << 9) : ~0u;
+
+		if (!a || !b || ((a->ecx ^ b->ecx) & mask_c) || ((a->edx ^ b->edx) & mask_d) ||
+		    a->ebx != b->ebx) {
+			log_info("kvm: this host's KVM overrides the CPUID policy (leaf %#x: "
+				 "ecx %#x -> %#x, edx %#x -> %#x): guests see its features",
+				 leaves[i], a ? a->ecx : 0, b ? b->ecx : 0,
+				 a ? a->edx : 0, b ? b->edx : 0);
+			break;
+		}
+	}
+out:
+	free(got);
+}
+
+int kvm_cpuid_set(struct vcpu *vcpu, bool final)
 {
 	struct kvm_vm_state *ks = kvm_vm_of(vcpu->vm);
 	const struct kvm_cpuid2 *sup = ks->supported;
@@ -125,22 +194,26 @@ int kvm_cpuid_set(struct vcpu *vcpu)
 	max[0] = policy_max_leaf(vcpu->vm, vcpu->id, 0);
 	max[1] = policy_max_leaf(vcpu->vm, vcpu->id, X86_CPUID_KVM_BASE);
 	max[2] = policy_max_leaf(vcpu->vm, vcpu->id, 0x80000000);
-	c = calloc(1, sizeof(*c) + sup->nent * sizeof(c->entries[0]));
+	c = calloc(1, sizeof(*c) + (sup->nent + KVM_CPUID_TOPOLOGY_MAX) * sizeof(c->entries[0]));
 	if (!c)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < sup->nent; i++) {
 		struct kvm_cpuid_entry2 e = sup->entries[i];
 		uint32_t policy[4];
 
-		if (!policy_has_leaf(max, e.function))
+		if (!policy_has_leaf(max, e.function) || e.function == 0xb)
 			continue;
 		x86_cpuid(vcpu->vm, vcpu->id, e.function, e.index, policy);
 		kvm_cpuid_merge(&e, policy);
 		c->entries[c->nent++] = e;
 	}
+	if (policy_has_leaf(max, 0xb))
+		c->nent += add_topology(vcpu, c->entries + c->nent);
 	err = ioctl(kvm_vcpu_of(vcpu)->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	if (err)
 		log_errno(-err, "kvm: vcpu%d: KVM_SET_CPUID2", vcpu->id);
+	else if (final && vcpu->id == 0)
+		kvm_cpuid_check(vcpu, c);
 	free(c);
 	return err;
 }

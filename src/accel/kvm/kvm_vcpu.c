@@ -97,7 +97,7 @@ int kvm_vcpu_init(struct vcpu *vcpu)
 		goto err_close;
 	}
 	vcpu->accel = vs;
-	err = kvm_cpuid_set(vcpu);
+	err = kvm_cpuid_set(vcpu, false);
 	if (!err)
 		err = kvm_vcpu_set_mp_state(vcpu, vs);
 	if (err)
@@ -137,7 +137,7 @@ static int kvm_vcpu_first_run(struct vcpu *vcpu, struct kvm_vcpu_state *vs)
 	sigset_t set;
 	int err;
 
-	err = kvm_cpuid_set(vcpu);
+	err = kvm_cpuid_set(vcpu, true);
 	if (err)
 		return err;
 	sigemptyset(&set);

@@ -44,7 +44,7 @@ static uint32_t bits_for(int n)
 static void cpuid_basic(struct vm *vm, int vcpu_id, uint32_t leaf,
 			uint32_t subleaf, uint32_t out[4])
 {
-	int ncpus = vm ? vm->nvcpus : 1;
+	int ncpus = vm ? vm->cfg.ncpus : 1;   /* nvcpus grows during vcpu_init */
 	uint32_t v[3];
 
 	switch (leaf) {

@@ -483,6 +483,114 @@ static void test_kvm_irq_and_msi(void **state)
 	assert_int_equal(accel_kvm_ops.msi(f->vm, 0xfee00000, 0x41), 0);
 }
 
+/*
+ * Interrupts into a guest: a GDT and an IDT (32-bit interrupt gates, Intel
+ * SDM Vol. 3 §6.11) whose vectors 0x40 and 0x41 log their number on the
+ * test port and stop the VM.  The main code masks the 8259s (ISA GSIs reach
+ * them too, and their reset vector base is 0), software-enables the local
+ * APIC, points one IOAPIC pin at vector 0x41 (82093AA §3.2.4), halts with
+ * interrupts on; another thread injects after 100 ms.
+ */
+#define IRQ_GDT_GPA 0x2000ULL
+#define IRQ_IDT_GPA 0x3000ULL
+
+static void load_irq_guest(struct fixture *f, unsigned pin)
+{
+	uint8_t code[] = {
+		0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1,                         /* mask both 8259s */
+		0xc7, 0x05, 0xf0, 0x00, 0xe0, 0xfe, 0xff, 0x01, 0x00, 0x00, /* LAPIC SVR = 0x1ff */
+		0xc7, 0x05, 0x00, 0x00, 0xc0, 0xfe, 0x10, 0x00, 0x00, 0x00, /* IOREGSEL = pin's low */
+		0xc7, 0x05, 0x10, 0x00, 0xc0, 0xfe, 0x41, 0x00, 0x00, 0x00, /* IOWIN = vector 0x41 */
+		0xfb, 0xf4, 0xeb, 0xfd,                                     /* sti; hlt; jmp */
+	};
+	static const uint8_t handler[2][7] = {
+		{ 0xb0, 0x40, 0xe6, 0x80, 0xe6, 0x81, 0xf4 },   /* al = 0x40; log; stop */
+		{ 0xb0, 0x41, 0xe6, 0x80, 0xe6, 0x81, 0xf4 },
+	};
+	const uint64_t gdt[3] = { 0, 0x00cf9b000000ffffULL, 0x00cf93000000ffffULL };
+	uint64_t idt[0x42] = { 0 };
+	struct x86_sregs s;
+
+	code[22] = (uint8_t)(0x10 + 2 * pin);
+
+	for (int v = 0; v < 2; v++) {
+		uint32_t h = (uint32_t)(CODE_GPA + 0x100 * (v + 1));
+
+		assert_int_equal(guest_mem_write(&f->vm->mem, h, handler[v], 7), 0);
+		idt[0x40 + v] = (h & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) |
+				((uint64_t)(h >> 16) << 48);
+	}
+	assert_int_equal(guest_mem_write(&f->vm->mem, IRQ_GDT_GPA, gdt, sizeof(gdt)), 0);
+	assert_int_equal(guest_mem_write(&f->vm->mem, IRQ_IDT_GPA, idt, sizeof(idt)), 0);
+	load_code(f, code, sizeof(code));
+	assert_int_equal(accel_kvm_ops.get_sregs(f->vcpu, &s), 0);
+	s.gdt = (struct x86_dtable){ IRQ_GDT_GPA, sizeof(gdt) - 1 };
+	s.idt = (struct x86_dtable){ IRQ_IDT_GPA, sizeof(idt) - 1 };
+	assert_int_equal(accel_kvm_ops.set_sregs(f->vcpu, &s), 0);
+}
+
+struct injector {
+	struct vm *vm;
+	struct pio_log *pio;
+	bool msi;
+	unsigned gsi;
+};
+
+static void *inject_later(void *arg)
+{
+	struct injector *in = arg;
+	struct timespec ts = { 0, 100 * 1000000L };
+
+	nanosleep(&ts, NULL);
+	if (in->msi) {
+		/* Fixed delivery to APIC ID 0, vector 0x40 (SDM Vol. 3 §11.11). */
+		(void)accel_kvm_ops.msi(in->vm, 0xfee00000, 0x40);
+	} else {
+		(void)accel_kvm_ops.irq_line(in->vm, in->gsi, 1);
+		(void)accel_kvm_ops.irq_line(in->vm, in->gsi, 0);
+	}
+	/* Watchdog: an interrupt that never arrives fails the test, not hangs it. */
+	for (int i = 0; i < 300 && !__atomic_load_n(&in->pio->nout, __ATOMIC_ACQUIRE); i++) {
+		ts.tv_nsec = 10 * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	vm_request_stop(in->vm, 1, "test: watchdog");
+	return NULL;
+}
+
+static void inject_and_run(struct fixture *f, bool msi, unsigned gsi, unsigned pin,
+			   uint8_t want)
+{
+	struct injector in = { f->vm, &f->pio, msi, gsi };
+	pthread_t t;
+
+	load_irq_guest(f, pin);
+	assert_int_equal(pthread_create(&t, NULL, inject_later, &in), 0);
+	assert_int_equal(accel_kvm_ops.vcpu_run(f->vcpu), VCPU_EXIT_KICK);
+	pthread_join(t, NULL);
+	assert_int_equal(f->pio.nout, 1);
+	assert_int_equal(f->pio.out[0], want);
+}
+
+static void test_kvm_msi_delivery(void **state)
+{
+	NEED_KVM(*state);
+	inject_and_run(*state, true, 0, 5, 0x40);
+}
+
+static void test_kvm_ioapic_delivery(void **state)
+{
+	NEED_KVM(*state);
+	inject_and_run(*state, false, 5, 5, 0x41);
+}
+
+/* GSI 0 (the PIT's ISA IRQ0) reaches IOAPIC pin 2, as the MADT's override says. */
+static void test_kvm_ioapic_gsi0_is_pin2(void **state)
+{
+	NEED_KVM(*state);
+	inject_and_run(*state, false, 0, 2, 0x41);
+}
+
 static void test_kvm_select(void **state)
 {
 	const struct accel_ops *ops = NULL;
@@ -521,6 +629,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kvm_msrs, kvm_setup, kvm_teardown),
 		cmocka_unit_test_setup_teardown(test_kvm_lapic, kvm_setup, kvm_teardown),
 		cmocka_unit_test_setup_teardown(test_kvm_irq_and_msi, kvm_setup, kvm_teardown),
+		cmocka_unit_test_setup_teardown(test_kvm_msi_delivery, kvm_setup, kvm_teardown),
+		cmocka_unit_test_setup_teardown(test_kvm_ioapic_delivery, kvm_setup, kvm_teardown),
+		cmocka_unit_test_setup_teardown(test_kvm_ioapic_gsi0_is_pin2, kvm_setup, kvm_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
