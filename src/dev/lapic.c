@@ -819,6 +819,7 @@ int lapic_set_state(struct lapic *a, const struct x86_lapic_state *st)
 {
 	uint32_t reg[APIC_NREGS];
 	uint64_t now, left;
+	bool kick;
 	int i;
 
 	for (i = 0; i < APIC_NREGS; i++)
@@ -837,8 +838,11 @@ int lapic_set_state(struct lapic *a, const struct x86_lapic_state *st)
 		timer_start(a, now, left * ticks_per_count(a));
 	}
 	a->reg[APIC_TMCCT] = 0;
+	kick = deliverable_vector(a) >= 0;
 	pthread_mutex_unlock(&a->lock);
 	timer_rearm(a);
+	if (kick)
+		lapic_kick(a);
 	return 0;
 }
 

@@ -206,6 +206,32 @@ static void test_nmi_pin(void **state)
 	assert_false(lapic_take_nmi(c->apic[1]));
 }
 
+/* Virtual wire through the IOAPIC (MP spec §3.6.2.2): pin 0 in ExtINT mode. */
+static void test_extint_pin(void **state)
+{
+	struct ctx *c = *state;
+	struct fake_vm *f = c->f;
+	struct pic *pic;
+
+	assert_int_equal(pic_create(&f->vm, &pic), 0);
+	f->pic = pic;
+	fake_pio_write(f, 0x20, 0x11, 1);
+	fake_pio_write(f, 0x21, 0x08, 1);
+	fake_pio_write(f, 0x21, 0x04, 1);
+	fake_pio_write(f, 0x21, 0x01, 1);
+	fake_pio_write(f, 0x21, 0x00, 1);
+	/* LINT0 masked on every CPU: only the IOAPIC route remains. */
+	lwr(c->apic[0], 0x350, 0x10700);
+	set_rte(c, 0, (0ULL << 56) | (7 << 8));
+	vm_irq_set(&f->vm, 0, 1);
+	assert_int_equal(lapic_pending_vector(c->apic[0]), LAPIC_VECTOR_EXTINT);
+	assert_int_equal(lapic_accept(c->apic[0], LAPIC_VECTOR_EXTINT), 0x08);
+	assert_int_equal(lapic_pending_vector(c->apic[0]), -1);
+	assert_int_equal(lapic_pending_vector(c->apic[1]), -1);
+	f->pic = NULL;
+	pic_destroy(pic);
+}
+
 static void test_reset(void **state)
 {
 	struct ctx *c = *state;
@@ -254,6 +280,7 @@ int main(void)
 		T(test_registers), T(test_edge), T(test_masked_edge_latched),
 		T(test_level_remote_irr), T(test_level_unmask_delivers),
 		T(test_eoi_register), T(test_logical_and_lowest), T(test_nmi_pin),
+		T(test_extint_pin),
 		T(test_reset),
 		T(test_hostile_guest),
 	};
