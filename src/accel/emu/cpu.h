@@ -17,6 +17,7 @@
  */
 #include <setjmp.h>
 #include <stddef.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -67,6 +68,7 @@ enum {
 enum cc_op {
 	CC_EFLAGS,      /* arithmetic flags are already in cpu->rflags */
 	CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC,
+	CC_SHL, CC_SHR, CC_SAR,     /* cc_src1 = operand, cc_src2 = count (1..) */
 };
 
 /* Memory access kinds for the MMU. */
@@ -332,11 +334,12 @@ static inline uint64_t emu_read(struct emu_cpu *cpu, uint64_t la, int size)
 	struct emu_tlb_entry *e = &cpu->tlb[u][(la >> 12) & (EMU_TLB_SIZE - 1)];
 	if (__builtin_expect(e->tag_r == (la & ~0xfffULL) && (la & 0xfff) <= 0x1000u - size, 1)) {
 		const uint8_t *p = (const uint8_t *)(uintptr_t)(la + e->addend);
+		/* memcpy: guest accesses may be misaligned (one mov on x86). */
 		switch (size) {
 		case 1: return *p;
-		case 2: return *(const uint16_t *)p;
-		case 4: return *(const uint32_t *)p;
-		default: return *(const uint64_t *)p;
+		case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+		case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+		default: { uint64_t v; memcpy(&v, p, 8); return v; }
 		}
 	}
 	return emu_read_slow(cpu, la, size, ACC_READ, u);
@@ -350,9 +353,9 @@ static inline void emu_write(struct emu_cpu *cpu, uint64_t la, uint64_t val, int
 		uint8_t *p = (uint8_t *)(uintptr_t)(la + e->addend);
 		switch (size) {
 		case 1: *p = (uint8_t)val; return;
-		case 2: *(uint16_t *)p = (uint16_t)val; return;
-		case 4: *(uint32_t *)p = (uint32_t)val; return;
-		default: *(uint64_t *)p = val; return;
+		case 2: { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); return; }
+		case 4: { uint32_t v = (uint32_t)val; memcpy(p, &v, 4); return; }
+		default: memcpy(p, &val, 8); return;
 		}
 	}
 	emu_write_slow(cpu, la, val, size, u);

@@ -92,7 +92,7 @@ uint64_t emu_pop(struct emu_cpu *c, int size)
 void emu_jump(struct emu_cpu *c, const struct emu_insn *in, uint64_t target)
 {
 	if (c->code64) {
-		if ((uint64_t)(((int64_t)target << 16) >> 16) != target)
+		if ((uint64_t)((int64_t)(target << 16) >> 16) != target)
 			emu_raise_gp(c, 0);
 	} else {
 		target &= in->osize == 2 ? 0xffff : 0xffffffff;
@@ -261,31 +261,26 @@ uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int s
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 4: case 6: /* SHL/SAL */
-		if (cnt > (unsigned)bits) {
-			r = 0;
-			cf = 0;
-		} else {
-			cf = (v >> (bits - cnt)) & 1;
-			r = cnt == 64 ? 0 : (v << cnt) & m;
-		}
-		of = (!!(r & sb) ^ !!cf) ? FL_OF : 0;
+		r = cnt >= (unsigned)bits ? 0 : (v << cnt) & m;
+		c->cc_op = CC_SHL;
 		break;
 	case 5: /* SHR */
-		cf = cnt > (unsigned)bits ? 0 : (v >> (cnt - 1)) & 1;
 		r = cnt >= (unsigned)bits ? 0 : v >> cnt;
-		of = (v & sb) ? FL_OF : 0;
+		c->cc_op = CC_SHR;
 		break;
 	default: /* SAR */ {
 		int64_t sv = sign_ext(v, size);
 		unsigned k = cnt >= (unsigned)bits ? (unsigned)bits - 1 : cnt;
-		cf = cnt >= (unsigned)bits ? (sv < 0) : (sv >> (cnt - 1)) & 1;
 		r = (uint64_t)(sv >> k) & m;
-		of = 0;
+		c->cc_op = CC_SAR;
 		break;
 	}
 	}
-	emu_flags_set(c, (cf ? FL_CF : 0) | of | (r == 0 ? FL_ZF : 0) | ((r & sb) ? FL_SF : 0) |
-		      emu_parity_table[r & 0xff], FL_ARITH);
+	/* Lazy flags (flags.c): operand, count and result. */
+	c->cc_src1 = v;
+	c->cc_src2 = cnt;
+	c->cc_res = r;
+	c->cc_size = (uint8_t)size;
 	return r;
 }
 
@@ -415,8 +410,9 @@ static void mul_div(struct emu_cpu *c, const struct emu_insn *in, int size)
 			num = ((unsigned __int128)d << bits) | a;
 		snum = (__int128)num;
 		if (size < 8)
-			snum = (__int128)((int64_t)(uint64_t)num << (64 - 2 * bits) >> (64 - 2 * bits));
-		if (size == 8 && snum == -(((__int128)1) << 126) * 2 && divisor == -1)
+			snum = (__int128)((int64_t)((uint64_t)num << (64 - 2 * bits)) >> (64 - 2 * bits));
+		/* INT128_MIN / -1 would trap on the host; its quotient overflows anyway. */
+		if (size == 8 && (unsigned __int128)snum == (unsigned __int128)1 << 127 && divisor == -1)
 			emu_raise(c, EXC_DE, 0, false);
 		sq = snum / divisor;
 		sr = snum % divisor;
@@ -1190,7 +1186,7 @@ void emu_exec(struct emu_cpu *c, struct emu_insn *in)
 	case 0xe8: { /* CALL rel */
 		int s = near_size(c, in);
 		uint64_t target = in->next_rip + in->imm;
-		if (c->code64 && (uint64_t)(((int64_t)target << 16) >> 16) != target)
+		if (c->code64 && (uint64_t)((int64_t)(target << 16) >> 16) != target)
 			emu_raise_gp(c, 0);
 		emu_push(c, in->next_rip, s);
 		emu_jump(c, in, target);
@@ -1250,7 +1246,7 @@ static void exec_grp5(struct emu_cpu *c, struct emu_insn *in)
 	case 2: /* CALL near r/m */
 		s = near_size(c, in);
 		v = emu_rm_read(c, in, s);
-		if (c->code64 && (uint64_t)(((int64_t)v << 16) >> 16) != v)
+		if (c->code64 && (uint64_t)((int64_t)(v << 16) >> 16) != v)
 			emu_raise_gp(c, 0);
 		emu_push(c, in->next_rip, s);
 		emu_jump(c, in, v);

@@ -169,7 +169,7 @@ static void h_ret(struct emu_cpu *c, struct emu_insn *in)
 	uint64_t sp = c->gpr[R_SP];
 	uint64_t t = emu_read(c, sp, 8);
 
-	if ((uint64_t)(((int64_t)t << 16) >> 16) != t)
+	if ((uint64_t)((int64_t)(t << 16) >> 16) != t)
 		emu_raise_gp(c, 0);
 	c->gpr[R_SP] = sp + 8;
 	c->rip = t;
@@ -320,9 +320,35 @@ static void h_setcc(struct emu_cpu *c, struct emu_insn *in)        /* 0F 9x r */
 	c->rip = in->next_rip;
 }
 
+/* IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69 / 6B), 32/64-bit. */
+static void h_imul(struct emu_cpu *c, struct emu_insn *in)
+{
+	uint64_t a = in->mod == 3 ? c->gpr[in->rm] : emu_read(c, ea64(c, in), in->osize);
+	uint64_t b = in->op == 0x1af ? c->gpr[in->reg] : in->imm;
+	uint64_t lo;
+	bool of;
+
+	if (in->osize == 8) {
+		int64_t r;
+		of = __builtin_mul_overflow((int64_t)a, (int64_t)b, &r);
+		lo = (uint64_t)r;
+	} else {
+		int64_t r = (int64_t)(int32_t)a * (int32_t)b;
+		of = r != (int32_t)r;
+		lo = (uint32_t)r;
+	}
+	/* CF = OF = truncation; SF/ZF/PF from the result like emu_exec. */
+	c->rflags = (c->rflags & ~(uint64_t)FL_ARITH) | (of ? FL_CF | FL_OF : 0) |
+		    (lo == 0 ? FL_ZF : 0) | ((lo >> (in->osize * 8 - 1)) & 1 ? FL_SF : 0) |
+		    emu_parity_table[lo & 0xff];
+	c->cc_op = CC_EFLAGS;
+	c->gpr[in->reg] = lo;
+	c->rip = in->next_rip;
+}
+
 static bool canonical(uint64_t a)
 {
-	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 bool emu_fast_is_jmp(const struct emu_insn *in)
@@ -413,6 +439,10 @@ void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 			if (!(in->rex & 1))
 				in->fn = h_nop;
 			return;
+		case 0x69: case 0x6b:
+			if (wide)
+				in->fn = h_imul;
+			return;
 		case 0x63:
 			if (wide)
 				in->fn = h_movsxd;
@@ -491,6 +521,10 @@ void emu_fast_select(struct emu_cpu *c, struct emu_insn *in)
 		return;
 	case 0x11f:
 		in->fn = h_nop;
+		return;
+	case 0x1af:
+		if (wide)
+			in->fn = h_imul;
 		return;
 	case 0x140 ... 0x14f:
 		if (wide && !mem)

@@ -22,6 +22,24 @@ static inline uint64_t sign_bit(int size)
 	return 1ULL << (size * 8 - 1);
 }
 
+/* CF of a lazy shift: the last bit shifted out. */
+static bool shift_cf(const struct emu_cpu *c)
+{
+	unsigned bits = c->cc_size * 8, cnt = (unsigned)c->cc_src2;
+	uint64_t a = c->cc_src1;
+
+	switch (c->cc_op) {
+	case CC_SHL:
+		return cnt > bits ? 0 : (a >> (bits - cnt)) & 1;
+	case CC_SHR:
+		return cnt > bits ? 0 : (a >> (cnt - 1)) & 1;
+	default: {
+		int64_t sv = (int64_t)(a << (64 - bits)) >> (64 - bits);
+		return cnt >= bits ? sv < 0 : (sv >> (cnt - 1)) & 1;
+	}
+	}
+}
+
 static uint32_t flags_compute(const struct emu_cpu *c)
 {
 	uint64_t m = size_mask(c->cc_size), sb = sign_bit(c->cc_size);
@@ -55,10 +73,18 @@ static uint32_t flags_compute(const struct emu_cpu *c)
 		f |= c->cc_cin ? FL_CF : 0;
 		f |= r == sb - 1 ? FL_OF : 0;
 		break;
+	case CC_SHL: case CC_SHR: case CC_SAR:
+		/* SDM SAL/SAR/SHL/SHR: OF as for a count of 1 (undefined otherwise), AF 0. */
+		f |= shift_cf(c) ? FL_CF : 0;
+		if (c->cc_op == CC_SHL)
+			f |= (!!(r & sb) ^ !!(f & FL_CF)) ? FL_OF : 0;
+		else if (c->cc_op == CC_SHR)
+			f |= (a & sb) ? FL_OF : 0;
+		break;
 	default:
 		return (uint32_t)(c->rflags & FL_ARITH);
 	}
-	if (c->cc_op != CC_LOGIC)
+	if (c->cc_op < CC_LOGIC || c->cc_op == CC_INC || c->cc_op == CC_DEC)
 		f |= (a ^ b ^ r) & FL_AF;
 	f |= r == 0 ? FL_ZF : 0;
 	f |= (r & sb) ? FL_SF : 0;
@@ -79,6 +105,7 @@ bool emu_flags_cf(const struct emu_cpu *c)
 	case CC_SBB: return c->cc_cin ? a <= b : a < b;
 	case CC_LOGIC: return false;
 	case CC_INC: case CC_DEC: return c->cc_cin;
+	case CC_SHL: case CC_SHR: case CC_SAR: return shift_cf(c);
 	default: return c->rflags & FL_CF;
 	}
 }

@@ -72,7 +72,7 @@ void emu_tlb_drop_writes(struct emu_cpu *c, const void *hva)
 
 static bool canonical(uint64_t la)
 {
-	return (uint64_t)(((int64_t)la << 16) >> 16) == la;
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
 }
 
 /* Host address of a page-table entry, or NULL if it is not RAM. */

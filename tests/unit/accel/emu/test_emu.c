@@ -308,6 +308,44 @@ static void test_max_insns_and_rip(void **unused)
 	assert_int_equal(st->rip, EMU_TEST_CODE_GVA);
 }
 
+/* ---- hostile code: random bytes never crash the interpreter ---- */
+
+static uint64_t fuzz_state = 0x243f6a8885a308d3ULL;
+
+static uint64_t fuzz_rnd(void)
+{
+	fuzz_state ^= fuzz_state >> 12;
+	fuzz_state ^= fuzz_state << 25;
+	fuzz_state ^= fuzz_state >> 27;
+	return fuzz_state * 2685821657736338717ULL;
+}
+
+static void test_random_code(void **unused)
+{
+	static const uint8_t common[] = { 0x0f, 0x66, 0xf2, 0xf3, 0x48, 0x4c, 0xf0, 0xd9, 0xdd, 0xdf };
+	uint8_t code[32];
+	int exc_seen = 0;
+
+	for (int iter = 0; iter < 20000; iter++) {
+		struct emu_test_state *st = new_state();
+		int exc;
+
+		for (size_t i = 0; i < sizeof(code); i++) {
+			uint64_t r = fuzz_rnd();
+			code[i] = (r & 3) == 0 ? common[(r >> 8) % sizeof(common)] : (uint8_t)(r >> 16);
+		}
+		for (int r = 0; r < 16; r++)
+			if (r != RSP)
+				st->gpr[r] = (fuzz_rnd() & 1) ? EMU_TEST_MEM_GVA + (fuzz_rnd() & 0xfff)
+							 : fuzz_rnd();
+		st->rflags = (fuzz_rnd() & 0xcd5) | 2;
+		exc = emu_test_run(st, code, sizeof(code), 64);
+		assert_true(exc >= -1 && exc < 32);
+		exc_seen += exc >= 0;
+	}
+	assert_true(exc_seen > 0);
+}
+
 /* ---- triple fault and real-mode delivery, on the CPU core directly ---- */
 
 static uint8_t flat_ram[64 * 1024] __attribute__((aligned(4096)));
@@ -600,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_movdqa_misaligned_gp),
 		cmocka_unit_test(test_x87),
 		cmocka_unit_test(test_max_insns_and_rip),
+		cmocka_unit_test(test_random_code),
 		cmocka_unit_test(test_triple_fault),
 		cmocka_unit_test(test_real_mode_int),
 		cmocka_unit_test(test_differential),
