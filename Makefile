@@ -4,7 +4,7 @@
 BUILD ?= build
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps build guest run test unit integration clean
+.PHONY: all deps build guest run test unit integration bench clean
 
 all: build
 
@@ -30,6 +30,10 @@ integration: build guest
 	VIREO_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v tests/integration
 
 test: unit integration
+
+# Benchmarks beside QEMU (ratios); not part of `make test`: these machines are noisy.
+bench: build guest
+	@for b in bench/*.sh; do echo "== $$b"; ./$$b || exit 1; done
 
 clean:
 	rm -rf $(BUILD)

@@ -11,8 +11,11 @@
  *                frames over shared-memory rings (or over the socket with
  *                transport=seqpacket);
  *   tap=IFNAME   a host tap device (created if missing; needs CAP_NET_ADMIN);
- *   nat          a private user-mode NAT (libslirp) for this port alone:
- *                DHCP, DNS, outbound TCP/UDP, port forwards; no root.
+ *   nat          a private user-mode NAT (libslirp, on a thread the port
+ *                owns) for this port alone: DHCP, DNS, outbound TCP/UDP,
+ *                port forwards; no root.
+ *
+ * The spec is meant to be what a VM's `--net SPEC` option takes verbatim.
  *
  * Spec syntax (net_port_open):
  *   switch=PATH[,mac=MAC][,group=GROUP][,name=NAME][,promisc][,transport=shm|seqpacket]
@@ -27,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "vireo/util.h"
 
@@ -61,6 +65,15 @@ void net_port_close(struct net_port *p);
 int net_port_send(struct net_port *p, const void *frame, size_t len) WUR;
 
 /*
+ * Queue up to n frames (one per iovec) and notify the peer once.  Returns
+ * how many were taken (the first ones, in order; fewer than n when the
+ * queue filled up), or -EPIPE / -EMSGSIZE when the first frame could not
+ * be taken for that reason.  Cheaper than n calls of net_port_send on the
+ * shared-memory transport: one release store and one barrier per batch.
+ */
+int net_port_send_batch(struct net_port *p, const struct iovec *frames, unsigned n) WUR;
+
+/*
  * Take one received frame into buf (cap bytes).  Returns its length,
  * -EAGAIN when nothing is waiting, -EPIPE when the peer went away.  Frames
  * longer than cap are dropped (counted in net_port_drops).
@@ -71,6 +84,17 @@ int net_port_send(struct net_port *p, const void *frame, size_t len) WUR;
  * net_port_recv until -EAGAIN.  Never read the fd yourself.
  */
 ssize_t net_port_recv(struct net_port *p, void *buf, size_t cap) WUR;
+
+/*
+ * Busy-poll mode, for a caller that polls the port in a loop anyway (a
+ * benchmark, a poll-mode device thread): net_port_recv on an empty queue
+ * returns -EAGAIN at once, with no syscall and without asking the peer to
+ * wake us, and the readiness fd is not signalled (switching the mode on
+ * clears a pending wake-up).  A dead switch is still
+ * noticed (-EPIPE), on one empty poll in 4096.  Only the shared-memory
+ * transport has a cheaper path; other transports ignore the setting.
+ */
+void net_port_set_busy_poll(struct net_port *p, bool on);
 
 /* The readiness fd described above; owned by the port. */
 int net_port_fd(const struct net_port *p);

@@ -37,12 +37,12 @@ static void switch_usage(FILE *f)
 		"                    [--hostfwd tcp:HADDR:HPORT-GADDR:GPORT]... [--group SPEC]...\n"
 		"                    [--aging SECONDS] [--verbose]\n"
 		"       vireo switch ctl (--name NAME | --socket PATH) [--json] COMMAND [ARGS]\n"
-		"           info | ports | fdb | fdb-flush | groups | group-create SPEC |\n"
+		"           info | ports | stats | fdb | fdb-flush | groups | group-create SPEC |\n"
 		"           group-modify SPEC | group-delete NAME |\n"
 		"           port-set PORT [group=NAME] [promisc=on|off] | shutdown | raw JSON\n"
 		"       vireo switch attach (--name NAME | --socket PATH) --tap IFNAME\n"
 		"                    [--group NAME] [--mac MAC] [--promisc] [--port-name NAME]\n"
-		"       vireo switch perf (--name NAME | --socket PATH | --veth IFA,IFB)\n"
+		"       vireo switch perf (--name NAME | --socket PATH | --veth IFA,IFB | --core)\n"
 		"                    [--size BYTES] [--seconds N] [--transport shm|seqpacket]\n"
 		"                    [--group NAME]\n"
 		"SPEC: NAME[,vlan=VID][,trunk=VIDS][,native=VID][,rate=MBPS][,promisc][,mac-lock]\n"
@@ -116,6 +116,17 @@ static int add_group(struct vsw_server_config *cfg, const char *spec)
 		fprintf(stderr, "vireo switch: %s\n", err);
 		return -EINVAL;
 	}
+	if (!strcmp(cfg->groups[cfg->ngroups].name, "default") ||
+	    !strcmp(cfg->groups[cfg->ngroups].name, "uplink")) {
+		fprintf(stderr, "vireo switch: group names 'default' and 'uplink' are reserved "
+			"(set the uplink's VLANs with --uplink-vlan/--uplink-trunk)\n");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->ngroups; i++)
+		if (!strcmp(cfg->groups[i].name, cfg->groups[cfg->ngroups].name)) {
+			fprintf(stderr, "vireo switch: group '%s' given twice\n", cfg->groups[i].name);
+			return -EINVAL;
+		}
 	cfg->ngroups++;
 	return 0;
 }
@@ -179,6 +190,11 @@ static int switch_run(int argc, char **argv)
 	}
 	if (!err && cfg->nat.nfwd && cfg->uplink != VSW_UPLINK_NAT) {
 		fprintf(stderr, "vireo switch: --hostfwd needs --uplink nat\n");
+		err = -EINVAL;
+	}
+	if (!err && trunk && cfg->uplink == VSW_UPLINK_NAT) {
+		/* slirp speaks untagged Ethernet: tagged frames would only be dropped. */
+		fprintf(stderr, "vireo switch: the NAT uplink carries one VLAN; use --uplink-vlan\n");
 		err = -EINVAL;
 	}
 	if (!err)
@@ -519,16 +535,18 @@ static int switch_perf(int argc, char **argv)
 		{ "transport", required_argument, NULL, 'T' },
 		{ "veth", required_argument, NULL, 'v' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "core", no_argument, NULL, 'c' },
 		{ 0 }
 	};
 	const char *name = NULL, *sock = NULL, *transport = "shm", *veth = NULL, *group = NULL;
+	bool core = false;
 	struct vsw_perf_result r;
 	char path[4200];
 	double seconds = 3;
 	long size = 64;
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "n:s:S:t:T:v:g:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:s:S:t:T:v:g:c", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': name = optarg; break;
 		case 's': sock = optarg; break;
@@ -537,10 +555,14 @@ static int switch_perf(int argc, char **argv)
 		case 'T': transport = optarg; break;
 		case 'v': veth = optarg; break;
 		case 'g': group = optarg; break;
+		case 'c': core = true; break;
 		default: switch_usage(stderr); return 2;
 		}
 	}
-	if (veth) {
+	if (core) {
+		transport = "core";
+		err = vsw_perf_core((size_t)size, seconds, &r);
+	} else if (veth) {
 		char a[IF_NAMESIZE * 2 + 2], *b;
 
 		snprintf(a, sizeof(a), "%s", veth);

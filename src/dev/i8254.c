@@ -25,6 +25,8 @@
 
 #define PIT_HZ 1193182ULL
 #define NS_PER_SEC 1000000000ULL
+/* Shortest periodic interrupt we raise, as KVM's PIT (min_timer_period_us). */
+#define PIT_MIN_PERIOD_NS 200000ULL
 
 enum rw_state { RW_LSB = 1, RW_MSB = 2, RW_WORD0 = 3, RW_WORD1 = 4 };
 
@@ -114,6 +116,11 @@ static void pit_arm_irq(struct pit *pit)
 	switch (c->mode) {
 	case 2:
 	case 3:
+		if (period < PIT_MIN_PERIOD_NS) {
+			log_warnx_rl("i8254: period of %llu ns raised to 200 us",
+				     (unsigned long long)period);
+			period = PIT_MIN_PERIOD_NS;
+		}
 		err = evtimer_arm(pit->timer, period, period);
 		break;
 	case 0:

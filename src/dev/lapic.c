@@ -55,6 +55,11 @@ enum {
 #define LAPIC_BUS_KHZ 1000000ULL
 _Static_assert(GUEST_TSC_KHZ % LAPIC_BUS_KHZ == 0, "TSC must be a multiple of the APIC bus clock");
 #define TSC_PER_BUS_CYCLE (GUEST_TSC_KHZ / LAPIC_BUS_KHZ)
+/*
+ * Shortest periodic timer we run, as KVM does (min_timer_period_us): a guest
+ * asking for a 1 ns period would otherwise keep a host thread busy.
+ */
+#define LAPIC_MIN_PERIOD_TSC (200ULL * GUEST_TSC_KHZ / 1000)
 
 struct lapic {
 	struct vcpu *vcpu;
@@ -206,6 +211,13 @@ static void timer_start(struct lapic *a, uint64_t now, uint64_t first)
 	if (!a->timer_period) {
 		timer_stop(a);
 		return;
+	}
+	if (timer_mode(a) == TIMER_PERIODIC && a->timer_period < LAPIC_MIN_PERIOD_TSC) {
+		log_warnx_rl("lapic %d: periodic timer of %llu TSC ticks raised to 200 us",
+			     a->vcpu->id, (unsigned long long)a->timer_period);
+		a->timer_period = LAPIC_MIN_PERIOD_TSC;
+		if (first < a->timer_period)
+			first = a->timer_period;
 	}
 	a->timer_next = now + first;
 }
@@ -807,6 +819,7 @@ int lapic_set_state(struct lapic *a, const struct x86_lapic_state *st)
 {
 	uint32_t reg[APIC_NREGS];
 	uint64_t now, left;
+	bool kick;
 	int i;
 
 	for (i = 0; i < APIC_NREGS; i++)
@@ -825,8 +838,11 @@ int lapic_set_state(struct lapic *a, const struct x86_lapic_state *st)
 		timer_start(a, now, left * ticks_per_count(a));
 	}
 	a->reg[APIC_TMCCT] = 0;
+	kick = deliverable_vector(a) >= 0;
 	pthread_mutex_unlock(&a->lock);
 	timer_rearm(a);
+	if (kick)
+		lapic_kick(a);
 	return 0;
 }
 

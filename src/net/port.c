@@ -13,6 +13,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -37,6 +39,8 @@ struct net_port {
 	struct shm_area *area;
 	struct shm_end tx, rx;
 	bool armed;             /* shm: rx `waiting` flag set */
+	bool busy_poll;         /* shm: never arm; the caller polls */
+	unsigned idle_polls;    /* busy-poll: empty polls since the last check */
 	struct nat *nat;
 	uint8_t mac[6];
 	bool mac_reserved;
@@ -50,8 +54,27 @@ struct port_spec {
 	char *target;           /* socket path or ifname */
 	const char *mac, *group, *name;
 	bool promisc;
+	int transport;          /* PORT_SHM or PORT_SEQPACKET if given, else -1 */
 	struct nat_config nat;
 };
+
+/* Options that only make sense for some kinds of port. */
+static int spec_check(struct port_spec *ps)
+{
+	bool on_switch = ps->kind == PORT_SHM;
+
+	if (!on_switch && (ps->group || ps->name || ps->promisc || ps->transport >= 0)) {
+		log_warnx("net: group=, name=, promisc and transport= are for switch ports");
+		return -EINVAL;
+	}
+	if (ps->kind != PORT_NAT && ps->nat.nfwd) {
+		log_warnx("net: hostfwd= is for nat ports");
+		return -EINVAL;
+	}
+	if (on_switch && ps->transport == PORT_SEQPACKET)
+		ps->kind = PORT_SEQPACKET;
+	return 0;
+}
 
 static int spec_option(struct port_spec *ps, char *tok)
 {
@@ -68,9 +91,9 @@ static int spec_option(struct port_spec *ps, char *tok)
 	else if (!strcmp(tok, "promisc") && !val)
 		ps->promisc = true;
 	else if (!strcmp(tok, "transport") && val && !strcmp(val, "seqpacket"))
-		ps->kind = ps->kind == PORT_SHM ? PORT_SEQPACKET : ps->kind;
+		ps->transport = PORT_SEQPACKET;
 	else if (!strcmp(tok, "transport") && val && !strcmp(val, "shm"))
-		;
+		ps->transport = PORT_SHM;
 	else if (!strcmp(tok, "hostfwd") && val && ps->nat.nfwd < NAT_HOSTFWD_MAX)
 		return nat_fwd_parse(val, &ps->nat.fwd[ps->nat.nfwd++]);
 	else
@@ -84,6 +107,7 @@ static int spec_parse(char *spec, struct port_spec *ps)
 	char *save = NULL, *tok = strtok_r(spec, ",", &save);
 
 	memset(ps, 0, sizeof(*ps));
+	ps->transport = -1;
 	if (!tok)
 		return -EINVAL;
 	if (!strncmp(tok, "switch=", 7) && tok[7]) {
@@ -102,12 +126,14 @@ static int spec_parse(char *spec, struct port_spec *ps)
 			log_warnx("net: bad port option '%s'", tok);
 			return -EINVAL;
 		}
-	return 0;
+	return spec_check(ps);
 }
 
 static int switch_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	/* A hung switch must not hang the VM: the attach reply has 5 s. */
+	struct timeval tv = { .tv_sec = 5 };
 	int fd, err;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -116,6 +142,12 @@ static int switch_connect(const char *path)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		close(fd);
@@ -235,8 +267,10 @@ static int switch_open(struct net_port *p, const struct port_spec *ps)
 	if (err)
 		return err;
 	reply = attach_reply(p->sock, fds, &nfds);
-	if (!reply)
+	if (!reply) {
+		log_warnx("net: switch %s did not answer the attach request", ps->target);
 		return -EPROTO;
+	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		const char *msg = json_string_value(json_object_get(reply, "error"));
 
@@ -366,18 +400,13 @@ void net_port_close(struct net_port *p)
 	free(p);
 }
 
+static int shm_kick(struct net_port *p);
+
 static int shm_send(struct net_port *p, const void *frame, size_t len)
 {
-	uint64_t one = 1;
 	int r = shm_ring_put(&p->tx, frame, len);
 
-	if (r)
-		return r;
-	shm_ring_publish(&p->tx);
-	if (shm_ring_need_kick(&p->tx) && write(p->kick_fd, &one, sizeof(one)) < 0 &&
-	    errno != EAGAIN)
-		return -errno;
-	return 0;
+	return r ? r : shm_kick(p);
 }
 
 int net_port_send(struct net_port *p, const void *frame, size_t len)
@@ -401,6 +430,46 @@ int net_port_send(struct net_port *p, const void *frame, size_t len)
 	return 0;
 }
 
+static int shm_kick(struct net_port *p)
+{
+	uint64_t one = 1;
+
+	shm_ring_publish(&p->tx);
+	if (shm_ring_need_kick(&p->tx) && write(p->kick_fd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+int net_port_send_batch(struct net_port *p, const struct iovec *frames, unsigned n)
+{
+	unsigned i;
+	int r = 0;
+
+	if (p->kind != PORT_SHM) {
+		for (i = 0; i < n; i++) {
+			r = net_port_send(p, frames[i].iov_base, frames[i].iov_len);
+			if (r)
+				break;
+		}
+		return i ? (int)i : r == -EAGAIN ? 0 : r;
+	}
+	for (i = 0; i < n; i++) {
+		if (frames[i].iov_len > NET_FRAME_MAX) {
+			r = -EMSGSIZE;
+			break;
+		}
+		r = shm_ring_put(&p->tx, frames[i].iov_base, frames[i].iov_len);
+		if (r)
+			break;
+	}
+	if (i) {
+		r = shm_kick(p);
+		return r ? r : (int)i;
+	}
+	return r == -EAGAIN ? 0 : r;
+}
+
 /* Ring empty: clear wake-ups, notice a dead switch, arm, re-check. */
 static int shm_idle(struct net_port *p)
 {
@@ -416,6 +485,34 @@ static int shm_idle(struct net_port *p)
 	}
 	p->armed = shm_ring_arm(&p->rx);
 	return p->armed ? -EAGAIN : 0;
+}
+
+/* Busy-poll mode, ring empty: a cheap answer, and now and then a health check. */
+static int shm_idle_polled(struct net_port *p)
+{
+	char b;
+
+	if (++p->idle_polls % 4096)
+		return -EAGAIN;
+	if (recv(p->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		return -EPIPE;
+	return -EAGAIN;
+}
+
+void net_port_set_busy_poll(struct net_port *p, bool on)
+{
+	uint64_t v;
+
+	p->busy_poll = on;
+	if (!on || p->kind != PORT_SHM)
+		return;
+	if (p->armed) {
+		shm_ring_disarm(&p->rx);
+		p->armed = false;
+	}
+	/* Drop a wake-up already sent, so the fd does not stay readable. */
+	if (read(p->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("net: port %u: wake-up fd", p->id);
 }
 
 static ssize_t shm_recv(struct net_port *p, void *buf, size_t cap)
@@ -437,7 +534,7 @@ static ssize_t shm_recv(struct net_port *p, void *buf, size_t cap)
 			p->drops++;
 			continue;
 		}
-		r = shm_idle(p);
+		r = p->busy_poll ? shm_idle_polled(p) : shm_idle(p);
 		if (r)
 			return r;
 	}
@@ -450,9 +547,13 @@ ssize_t net_port_recv(struct net_port *p, void *buf, size_t cap)
 
 		if (p->kind == PORT_SHM)
 			return shm_recv(p, buf, cap);
-		if (p->kind == PORT_TAP)
-			n = read(p->fd, buf, cap);
-		else
+		if (p->kind == PORT_TAP) {
+			/* A spill-over buffer tells a frame longer than cap apart. */
+			uint8_t spill[2048];
+			struct iovec iov[2] = { { buf, cap }, { spill, sizeof(spill) } };
+
+			n = readv(p->fd, iov, 2);
+		} else
 			n = recv(p->fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
 		if (n == 0 && p->kind != PORT_TAP)
 			return -EPIPE;

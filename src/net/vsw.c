@@ -481,3 +481,19 @@ void vsw_tick(struct vsw *sw, uint64_t now)
 {
 	fdb_age(&sw->fdb, now);
 }
+
+void vsw_stats_add(struct vsw_port_stats *to, const struct vsw_port_stats *from)
+{
+	to->rx_frames += from->rx_frames;
+	to->rx_bytes += from->rx_bytes;
+	to->tx_frames += from->tx_frames;
+	to->tx_bytes += from->tx_bytes;
+	to->rx_runt += from->rx_runt;
+	to->rx_oversize += from->rx_oversize;
+	to->rx_bad_tag += from->rx_bad_tag;
+	to->rx_vlan_drop += from->rx_vlan_drop;
+	to->rx_bad_src += from->rx_bad_src;
+	to->rx_forged += from->rx_forged;
+	to->rx_rate_drop += from->rx_rate_drop;
+	to->tx_drop += from->tx_drop;
+}

@@ -141,6 +141,9 @@ bool vsw_port_promisc(const struct vsw_port *p);
 void vsw_input(struct vsw *sw, struct vsw_port *in, const uint8_t *frame,
 	       size_t len, uint64_t now);
 
+/* Add every counter of `from` to `to`. */
+void vsw_stats_add(struct vsw_port_stats *to, const struct vsw_port_stats *from);
+
 /* Age the FDB; call about once a second. */
 void vsw_tick(struct vsw *sw, uint64_t now);
 

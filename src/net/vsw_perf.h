@@ -36,4 +36,12 @@ int vsw_perf_run(const char *path, const char *group, size_t size, double second
 int vsw_perf_veth(const char *ifa, const char *ifb, size_t size, double seconds,
 		  struct vsw_perf_result *out) WUR;
 
+/*
+ * The forwarding core alone, in this thread: frames of `size` bytes from
+ * one port to a known port whose xmit copies into a shared-memory ring
+ * that is emptied every 256 frames.  Shows what one core can switch
+ * without the cross-core traffic and wake-ups of real ports.  0 or -errno.
+ */
+int vsw_perf_core(size_t size, double seconds, struct vsw_perf_result *out) WUR;
+
 #endif

@@ -2,6 +2,7 @@
 /*
  * The switch process: epoll loop, control socket, port transports
  * (shared-memory rings, SOCK_SEQPACKET, tap and NAT fds) and the uplink.
+ * The control commands themselves are in vsw_ctl.c.
  *
  * Fairness: each port gets at most VSW_BUDGET frames per turn; a port with
  * more waiting goes on the busy list and epoll is polled without sleeping
@@ -25,71 +26,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "net/ring.h"
 #include "net/tap.h"
 #include "net/vsw_json.h"
-#include "net/vsw_server.h"
+#include "net/vsw_server_int.h"
 #include "vireo/log.h"
 #include "vireo/net.h"
-
-#define VSW_BUDGET 256
-#define VSW_BATCH 32
-#define VSW_BUF 2048            /* > VSW_FRAME_MAX: longer frames are truncated, counted */
-#define VSW_CTL_MAX 65536
-#define VSW_REPLY_SNDBUF (4 << 20)
-#define VSW_FDB_LIST_MAX 4096
-
-struct vsw_server;
-
-/* One epoll registration: data.ptr points here. */
-struct vsw_ev {
-	int fd;
-	void (*fn)(struct vsw_server *s, struct vsw_ev *ev, uint32_t events);
-	void *owner;
-};
-
-enum vsw_conn_kind {
-	CONN_CTL,               /* control connection, no port yet */
-	CONN_SHM,               /* port over shared-memory rings */
-	CONN_SEQPACKET,         /* port with frames on the socket itself */
-	CONN_TAP,               /* tap uplink */
-	CONN_NAT,               /* NAT uplink (socketpair to the slirp thread) */
-};
-
-struct vsw_conn {
-	struct vsw_server *srv;
-	enum vsw_conn_kind kind;
-	struct vsw_ev ev;               /* socket, tap or NAT fd */
-	struct vsw_ev kick_ev;          /* shm: the port kicks us (fd -1 if none) */
-	int kick_fd;                    /* shm: we kick the port */
-	struct vsw_port *port;
-	struct shm_area *area;
-	struct shm_end rx, tx;          /* rx: to_switch (we consume); tx: to_port */
-	bool mac_reserved;
-	bool dead, busy, kick_pending;
-	struct vsw_conn *next;          /* all connections */
-	struct vsw_conn *busy_next, *kick_next;
-};
-
-struct vsw_server {
-	const struct vsw_server_config *cfg;
-	struct vsw *sw;
-	int epfd;
-	struct vsw_ev listen_ev, timer_ev, signal_ev;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	bool stop;
-	bool accept_paused;             /* listen fd out of epoll (EMFILE) */
-	bool err_logged;                /* start-up error already explained */
-	struct vsw_conn *conns, *busy, *kick;
-	struct nat *nat;
-	uint64_t now;
-	uint8_t frame[VSW_BUF];
-	struct mmsghdr msgs[VSW_BATCH];
-	struct iovec iov[VSW_BATCH];
-	uint8_t bufs[VSW_BATCH][VSW_BUF];
-};
 
 static int ev_add(struct vsw_server *s, struct vsw_ev *ev)
 {
@@ -109,7 +51,7 @@ static void ev_close(struct vsw_server *s, struct vsw_ev *ev)
 
 /* ---- connections ---- */
 
-static void conn_kill(struct vsw_conn *c)
+void vsw_conn_kill(struct vsw_conn *c)
 {
 	struct vsw_server *s = c->srv;
 
@@ -211,7 +153,12 @@ static int xmit_fd(void *opaque, const void *frame, size_t len)
 	return n < 0 ? -errno : 0;
 }
 
-/* Publish queued frames and wake sleeping consumers, once per batch. */
+/*
+ * Publish the frames queued in this batch and wake consumers that sleep,
+ * once per port.  Publishing per batch rather than per frame keeps the
+ * producer index's cache line from bouncing between the cores: 3.3-3.6
+ * Mpps against 0.8-1.9 Mpps for 64 B frames on the same (busy) host.
+ */
 static void flush_kicks(struct vsw_server *s)
 {
 	uint64_t one = 1;
@@ -248,7 +195,7 @@ static void drain_shm(struct vsw_conn *c)
 		if (n < 0) {
 			log_warnx_rl("switch %s: port %u: ring corrupted; disconnecting",
 				     s->sw->name, c->port->id);
-			conn_kill(c);
+			vsw_conn_kill(c);
 			return;
 		}
 		if (n == 0) {
@@ -326,7 +273,7 @@ static void drain_fd(struct vsw_conn *c)
 		conn_mark_busy(c);
 	return;
 gone:
-	conn_kill(c);
+	vsw_conn_kill(c);
 }
 
 static void on_port_fd(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
@@ -340,12 +287,12 @@ static void on_port_fd(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
 		char b;
 
 		if (recv(ev->fd, &b, 1, MSG_DONTWAIT) == 0 || (events & (EPOLLHUP | EPOLLERR)))
-			conn_kill(c);
+			vsw_conn_kill(c);
 		return;
 	}
 	drain_fd(c);
 	if (!c->dead && (events & (EPOLLHUP | EPOLLERR)) && !c->busy)
-		conn_kill(c);
+		vsw_conn_kill(c);
 }
 
 static void run_busy(struct vsw_server *s)
@@ -365,245 +312,6 @@ static void run_busy(struct vsw_server *s)
 		else
 			drain_fd(c);
 	}
-}
-
-/* ---- control replies ---- */
-
-static void send_json(struct vsw_conn *c, json_t *reply, const int *fds, int nfds)
-{
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-	char *text = json_dumps(reply, JSON_COMPACT);
-	struct iovec iov;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	json_decref(reply);
-	if (!text) {
-		conn_kill(c);
-		return;
-	}
-	iov = (struct iovec){ text, strlen(text) };
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	if (sendmsg(c->ev.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		log_warnx_rl("switch: reply: %s", strerror(errno));
-		conn_kill(c);
-	}
-	free(text);
-}
-
-static json_t *reply_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *reply_err(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-}
-
-static json_t *reply_ok(void)
-{
-	return json_pack("{s:b}", "ok", 1);
-}
-
-static const char *conn_transport(const struct vsw_conn *c)
-{
-	static const char *const names[] = {
-		[CONN_CTL] = "none", [CONN_SHM] = "shm", [CONN_SEQPACKET] = "seqpacket",
-		[CONN_TAP] = "tap", [CONN_NAT] = "nat",
-	};
-
-	return names[c->kind];
-}
-
-static json_t *port_to_json(const struct vsw_conn *c)
-{
-	const struct vsw_port *p = c->port;
-	char mac[NET_MAC_STRLEN];
-	json_t *o;
-
-	o = json_pack("{s:i, s:s, s:s, s:b, s:s, s:b, s:b}", "id", (json_int_t)p->id,
-		      "name", p->name, "group", p->group->name, "uplink", p->uplink,
-		      "transport", conn_transport(c), "promiscuous_requested", p->promisc,
-		      "promiscuous", vsw_port_promisc(p));
-	if (!o)
-		return NULL;
-	if (p->has_mac)
-		json_object_set_new(o, "mac", json_string(net_mac_format(p->mac, mac)));
-	json_object_set_new(o, "stats", vsw_stats_to_json(&p->stats));
-	return o;
-}
-
-static struct vsw_conn *conn_by_port(struct vsw_server *s, uint32_t id)
-{
-	for (struct vsw_conn *c = s->conns; c; c = c->next)
-		if (!c->dead && c->port && c->port->id == id)
-			return c;
-	return NULL;
-}
-
-static json_t *cmd_ports(struct vsw_server *s, json_t *req)
-{
-	json_t *arr = json_array();
-
-	for (uint32_t id = 1; id < s->sw->nports; id++) {
-		struct vsw_conn *c = conn_by_port(s, id);
-
-		if (c)
-			json_array_append_new(arr, port_to_json(c));
-	}
-	return json_pack("{s:b, s:o}", "ok", 1, "ports", arr);
-}
-
-struct fdb_dump {
-	json_t *arr;
-	uint64_t now, aging_ns;
-	unsigned n;
-};
-
-static int fdb_dump_one(const struct fdb_entry *e, void *opaque)
-{
-	struct fdb_dump *d = opaque;
-	uint8_t mac[6];
-	char str[NET_MAC_STRLEN];
-	uint64_t age = d->now > e->seen_ns ? d->now - e->seen_ns : 0;
-
-	if (age > d->aging_ns)
-		return 0;
-	if (d->n++ == VSW_FDB_LIST_MAX)
-		return 1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)(e->key >> (56 - 8 * i));
-	json_array_append_new(d->arr, json_pack("{s:s, s:i, s:i, s:f}",
-		"mac", net_mac_format(mac, str), "vlan", (json_int_t)(e->key & 0xfff),
-		"port", (json_int_t)e->port, "age", (double)age / 1e9));
-	return 0;
-}
-
-static json_t *cmd_fdb(struct vsw_server *s, json_t *req)
-{
-	struct fdb_dump d = { .arr = json_array(), .now = now_ns(),
-			      .aging_ns = s->sw->fdb.aging_ns };
-	int truncated = fdb_foreach(&s->sw->fdb, fdb_dump_one, &d);
-
-	return json_pack("{s:b, s:o, s:b, s:I, s:I}", "ok", 1, "fdb", d.arr,
-			 "truncated", truncated, "full_drops", (json_int_t)s->sw->fdb.full_drops,
-			 "moves", (json_int_t)s->sw->fdb.moves);
-}
-
-static json_t *cmd_fdb_flush(struct vsw_server *s, json_t *req)
-{
-	fdb_flush(&s->sw->fdb);
-	return reply_ok();
-}
-
-static json_t *cmd_groups(struct vsw_server *s, json_t *req)
-{
-	json_t *arr = json_array();
-
-	for (unsigned i = 0; i < s->sw->ngroups; i++)
-		json_array_append_new(arr, vsw_group_to_json(s->sw->groups[i]));
-	return json_pack("{s:b, s:o}", "ok", 1, "groups", arr);
-}
-
-static json_t *group_write(struct vsw_server *s, json_t *req, bool create)
-{
-	struct vsw_group g = { .mode = VSW_VLAN_ACCESS, .vlan = 1 }, *old;
-	const char *name = json_string_value(json_object_get(req, "name"));
-	char err[256];
-	int r;
-
-	if (!name)
-		return reply_err("missing \"name\"");
-	old = vsw_group_find(s->sw, name);
-	if (!create && !old)
-		return reply_err("no port group '%s'", name);
-	if (create && old)
-		return reply_err("port group '%s' already exists", name);
-	if (old)
-		g = *old;
-	if (vsw_group_from_json(req, &g, err, sizeof(err)))
-		return reply_err("%s", err);
-	r = create ? vsw_group_create(s->sw, &g) : vsw_group_modify(s->sw, &g);
-	if (r)
-		return reply_err("port group '%s': %s", name, strerror(-r));
-	return json_pack("{s:b, s:o}", "ok", 1, "group",
-			 vsw_group_to_json(vsw_group_find(s->sw, name)));
-}
-
-static json_t *cmd_group_create(struct vsw_server *s, json_t *req)
-{
-	return group_write(s, req, true);
-}
-
-static json_t *cmd_group_modify(struct vsw_server *s, json_t *req)
-{
-	return group_write(s, req, false);
-}
-
-static json_t *cmd_group_delete(struct vsw_server *s, json_t *req)
-{
-	const char *name = json_string_value(json_object_get(req, "name"));
-	int r;
-
-	if (!name)
-		return reply_err("missing \"name\"");
-	r = vsw_group_delete(s->sw, name);
-	if (r == -EBUSY)
-		return reply_err("port group '%s' is in use (or is the default)", name);
-	if (r)
-		return reply_err("no port group '%s'", name);
-	return reply_ok();
-}
-
-static json_t *cmd_port_set(struct vsw_server *s, json_t *req)
-{
-	json_t *id = json_object_get(req, "port"), *v;
-	struct vsw_conn *c;
-
-	if (!json_is_integer(id) || !(c = conn_by_port(s, (uint32_t)json_integer_value(id))))
-		return reply_err("no such port");
-	if ((v = json_object_get(req, "group"))) {
-		if (!json_is_string(v) || vsw_port_set_group(s->sw, c->port, json_string_value(v)))
-			return reply_err("no port group '%s'",
-					 json_is_string(v) ? json_string_value(v) : "?");
-	}
-	if ((v = json_object_get(req, "promiscuous")))
-		c->port->promisc = json_is_true(v);
-	return json_pack("{s:b, s:o}", "ok", 1, "port", port_to_json(c));
-}
-
-static json_t *cmd_info(struct vsw_server *s, json_t *req)
-{
-	const char *up = s->cfg->uplink == VSW_UPLINK_TAP ? "tap" :
-			 s->cfg->uplink == VSW_UPLINK_NAT ? "nat" : "none";
-	unsigned n = 0;
-
-	for (uint32_t id = 1; id < s->sw->nports; id++)
-		n += s->sw->ports[id] != NULL;
-	return json_pack("{s:b, s:s, s:s, s:s, s:i, s:i, s:I, s:I}", "ok", 1,
-			 "name", s->sw->name, "socket", s->path, "uplink", up,
-			 "ports", (json_int_t)n, "fdb_entries", (json_int_t)s->sw->fdb.count,
-			 "flooded", (json_int_t)s->sw->flooded,
-			 "aging_s", (json_int_t)(s->sw->fdb.aging_ns / 1000000000ULL));
-}
-
-static json_t *cmd_shutdown(struct vsw_server *s, json_t *req)
-{
-	s->stop = true;
-	return reply_ok();
 }
 
 /* ---- attach ---- */
@@ -699,32 +407,33 @@ static int attach_mac(struct vsw_conn *c, json_t *req, uint8_t mac[6], char *err
 	return r;
 }
 
-static json_t *cmd_attach(struct vsw_server *s, struct vsw_conn *c, json_t *req, int fds[3],
+json_t *vsw_conn_attach(struct vsw_server *s, struct vsw_conn *c, json_t *req, int fds[3],
 			  int *nfds)
 {
 	const char *transport = json_string_value(json_object_get(req, "transport"));
 	const char *group = json_string_value(json_object_get(req, "group"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	char err[256] = "", macs[NET_MAC_STRLEN];
+	json_t *reply;
 	uint8_t mac[6];
 	bool shm = !transport || !strcmp(transport, "shm");
 	int r;
 
 	if (!shm && strcmp(transport, "seqpacket"))
-		return reply_err("unknown transport '%s' (shm or seqpacket)", transport);
+		return vsw_ctl_error("unknown transport '%s' (shm or seqpacket)", transport);
 	if (group && !vsw_group_find(s->sw, group))
-		return reply_err("no port group '%s'", group);
+		return vsw_ctl_error("no port group '%s'", group);
 	r = attach_mac(c, req, mac, err, sizeof(err));
 	if (r)
-		return reply_err("%s", err[0] ? err : strerror(-r));
+		return vsw_ctl_error("%s", err[0] ? err : strerror(-r));
 	if (shm && (r = attach_shm(c, fds)) != 0) {
 		net_mac_release(mac);
-		return reply_err("cannot set up rings: %s", strerror(-r));
+		return vsw_ctl_error("cannot set up rings: %s", strerror(-r));
 	}
 	r = vsw_port_attach(s->sw, name, mac, group, shm ? xmit_shm : xmit_fd, c, &c->port);
 	if (r) {
 		net_mac_release(mac);
-		return reply_err("cannot attach: %s", strerror(-r));
+		return vsw_ctl_error("cannot attach: %s", strerror(-r));
 	}
 	c->mac_reserved = true;
 	c->port->promisc = json_is_true(json_object_get(req, "promiscuous"));
@@ -732,58 +441,15 @@ static json_t *cmd_attach(struct vsw_server *s, struct vsw_conn *c, json_t *req,
 	*nfds = shm ? 3 : 0;
 	log_info("switch %s: port %u (%s) attached, MAC %s, group %s, %s", s->sw->name,
 		 c->port->id, c->port->name, net_mac_format(mac, macs), c->port->group->name,
-		 conn_transport(c));
-	return json_pack("{s:b, s:i, s:s, s:s, s:s, s:i, s:i}", "ok", 1,
-			 "port", (json_int_t)c->port->id, "mac", macs,
-			 "group", c->port->group->name, "transport", conn_transport(c),
-			 "slots", (json_int_t)SHM_RING_SLOTS,
-			 "slot_size", (json_int_t)SHM_RING_SLOT_SIZE);
-}
-
-/* ---- control dispatch ---- */
-
-struct vsw_cmd {
-	const char *name;
-	json_t *(*fn)(struct vsw_server *s, json_t *req);
-};
-
-static const struct vsw_cmd vsw_cmds[] = {
-	{ "info", cmd_info },
-	{ "ports", cmd_ports },
-	{ "fdb", cmd_fdb },
-	{ "fdb-flush", cmd_fdb_flush },
-	{ "groups", cmd_groups },
-	{ "group-create", cmd_group_create },
-	{ "group-modify", cmd_group_modify },
-	{ "group-delete", cmd_group_delete },
-	{ "port-set", cmd_port_set },
-	{ "shutdown", cmd_shutdown },
-};
-
-static void ctl_request(struct vsw_server *s, struct vsw_conn *c, const char *msg, size_t len)
-{
-	json_error_t jerr;
-	json_t *req = json_loadb(msg, len, 0, &jerr), *reply = NULL;
-	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	int fds[3], nfds = 0;
-
-	if (!req || !cmd) {
-		reply = reply_err("request must be a JSON object with \"cmd\"%s%s",
-				  req ? "" : ": ", req ? "" : jerr.text);
-	} else if (!strcmp(cmd, "attach")) {
-		reply = cmd_attach(s, c, req, fds, &nfds);
-	} else {
-		for (size_t i = 0; i < ARRAY_SIZE(vsw_cmds) && !reply; i++)
-			if (!strcmp(cmd, vsw_cmds[i].name))
-				reply = vsw_cmds[i].fn(s, req);
-		if (!reply)
-			reply = reply_err("unknown command '%s'", cmd);
+		 vsw_conn_transport(c));
+	reply = json_pack("{s:b, s:i, s:s, s:s, s:s}", "ok", 1, "port", (json_int_t)c->port->id,
+			  "mac", macs, "group", c->port->group->name,
+			  "transport", vsw_conn_transport(c));
+	if (reply && shm) {
+		json_object_set_new(reply, "slots", json_integer(SHM_RING_SLOTS));
+		json_object_set_new(reply, "slot_size", json_integer(SHM_RING_SLOT_SIZE));
 	}
-	json_decref(req);
-	send_json(c, reply, fds, nfds);
-	/* The peer has its own copies of the port's fds now. */
-	if (nfds)
-		close(fds[0]);   /* the mapping stays; the eventfds are ours too */
+	return reply;
 }
 
 static void on_ctl(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
@@ -803,9 +469,9 @@ static void on_ctl(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
 		return;
 	n = recv(ev->fd, buf, VSW_CTL_MAX, MSG_DONTWAIT);
 	if (n > 0)
-		ctl_request(s, c, buf, (size_t)n);
+		vsw_ctl_request(s, c, buf, (size_t)n);
 	else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-		conn_kill(c);
+		vsw_conn_kill(c);
 	free(buf);
 }
 
@@ -832,7 +498,7 @@ static void on_listen(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
 		return;
 	}
 	if (ev_add(s, &c->ev))
-		conn_kill(c);
+		vsw_conn_kill(c);
 }
 
 static void on_timer(struct vsw_server *s, struct vsw_ev *ev, uint32_t events)
@@ -1003,7 +669,7 @@ static int server_open(struct vsw_server *s, const struct vsw_server_config *cfg
 static void server_close(struct vsw_server *s)
 {
 	for (struct vsw_conn *c = s->conns; c; c = c->next)
-		conn_kill(c);
+		vsw_conn_kill(c);
 	s->busy = s->kick = NULL;
 	for (struct vsw_conn *c = s->conns; c; c = c->next)
 		c->busy = c->kick_pending = false;

@@ -67,8 +67,12 @@ class Env:
         self.counter += 1
         return "%s%s%d" % (prefix, self.tag, self.counter)
 
-    def spawn(self, *args):
-        p = subprocess.Popen([VIREO] + list(args), env=self.env, stdout=subprocess.PIPE,
+    def spawn(self, *args, ns=None):
+        """Run vireo with args, inside network namespace ns if given."""
+        cmd = [VIREO] + list(args)
+        if ns:
+            cmd = ["ip", "netns", "exec", ns] + cmd
+        p = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         self.procs.append(p)
         return p
@@ -87,10 +91,11 @@ class Env:
         raise AssertionError("no '%s' from %s: %s" % (what, p.args, p.stderr.read()
                                                        if p.poll() is not None else ""))
 
-    def switch(self, *args):
+    def switch(self, *args, ns=None):
+        """A switch process (in namespace ns: its tap uplink appears there)."""
         name = self.name("s")
         sock = os.path.join(self.tmp, name + ".sock")
-        p = self.spawn("switch", "--name", name, "--socket", sock, *args)
+        p = self.spawn("switch", "--name", name, "--socket", sock, *args, ns=ns)
         self.wait_line(p, "listening on")
         self.switches.append(p)
         return sock
@@ -108,7 +113,12 @@ class Env:
         return run("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
 
     def endpoint(self, sock, addr, group=None, mac=None, prefix=24):
-        """A namespace whose interface is a port on the switch at sock."""
+        """A namespace whose interface is a port on the switch at sock.
+
+        `vireo switch attach` runs inside the namespace, so its tap is
+        created there and never exists in the host's namespace; the switch
+        is reached through its unix socket, which namespaces do not split.
+        """
         ns = self.ns()
         tap = self.name("vt")
         args = ["switch", "attach", "--socket", sock, "--tap", tap]
@@ -116,19 +126,11 @@ class Env:
             args += ["--group", group]
         if mac:
             args += ["--mac", mac]
-        p = self.spawn(*args)
+        p = self.spawn(*args, ns=ns)
         line = self.wait_line(p, "attached")
         port = int(line.split("port ")[1].split(",")[0])
-        run("ip", "link", "set", tap, "netns", ns)
-        try:
-            if addr:
-                self.nsexec(ns, "ip", "addr", "add", "%s/%d" % (addr, prefix), "dev", tap)
-            self.nsexec(ns, "ip", "link", "set", tap, "up")
-        except AssertionError as e:
-            time.sleep(0.5)
-            raise AssertionError("%s; attach %s: %s; links: %s" % (
-                e, p.poll(), p.stderr.read() if p.poll() is not None else "",
-                self.nsexec(ns, "ip", "link").stdout))
+        if addr:
+            self.nsexec(ns, "ip", "addr", "add", "%s/%d" % (addr, prefix), "dev", tap)
         return ns, tap, port, p
 
     def close(self):
@@ -275,14 +277,12 @@ def test_promiscuous_and_mac_lock(env):
 def test_tap_uplink_access(env):
     """Bridged uplink: the host side of the tap is on the VMs' network."""
     up = env.name("vu")
+    h = env.ns()        # the "host" side; the switch runs here, so its tap does
     sock = env.switch("--uplink", "tap:" + up, "--uplink-vlan", "10",
-                      "--group", "red,vlan=10", "--group", "blue,vlan=20")
+                      "--group", "red,vlan=10", "--group", "blue,vlan=20", ns=h)
     a_ns, _, _, _ = env.endpoint(sock, "10.81.0.1", group="red")
     b_ns, _, _, _ = env.endpoint(sock, "10.81.0.2", group="blue")
-    h = env.ns()
-    run("ip", "link", "set", up, "netns", h)
     env.nsexec(h, "ip", "addr", "add", "10.81.0.254/24", "dev", up)
-    env.nsexec(h, "ip", "link", "set", up, "up")
     r = env.nsexec(h, "ping", "-c", "2", "-i", "0.2", "-W", "2", "10.81.0.1", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert tcp_roundtrip(env, h, "10.81.0.254", a_ns, "10.81.0.254", 5002) == "echo:200001"
@@ -344,13 +344,11 @@ print(json.dumps(seen), flush=True)
 @needs_netns
 def test_tap_uplink_trunk_tags(env):
     up = env.name("vu")
+    h = env.ns()
     sock = env.switch("--uplink", "tap:" + up, "--uplink-trunk", "10,20",
-                      "--group", "red,vlan=10", "--group", "blue,vlan=20")
+                      "--group", "red,vlan=10", "--group", "blue,vlan=20", ns=h)
     a_ns, _, _, _ = env.endpoint(sock, "10.81.0.1", group="red")
     b_ns, _, _, _ = env.endpoint(sock, "10.82.0.1", group="blue")
-    h = env.ns()
-    run("ip", "link", "set", up, "netns", h)
-    env.nsexec(h, "ip", "link", "set", up, "up")
     sniff = subprocess.Popen(["ip", "netns", "exec", h, "python3", "-c", SNIFFER, up, "3"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert sniff.stdout.readline().strip() == "ready", sniff.stderr.read()
@@ -650,6 +648,10 @@ def test_default_socket_and_raw_bad_frames(env):
     time.sleep(0.2)
     st = port_stats(sock, r["port"])
     assert (st["rx_runt"], st["rx_oversize"], st["rx_bad_tag"], st["rx_frames"]) == (1, 1, 2, 0)
+    stats = ctl(sock, {"cmd": "stats"})
+    assert stats["ports"][str(r["port"])] == st and stats["total"]["rx_runt"] == 1
+    assert ctl(sock, {"cmd": "stats", "port": r["port"]})["total"] == st
+    assert not ctl(sock, {"cmd": "stats", "port": 999})["ok"]
     assert ctl(sock, {"cmd": "info"})["ok"]
     s.close()
 
@@ -729,3 +731,64 @@ def test_aging_real_clock(env):
     assert ctl(sock, {"cmd": "fdb"})["fdb"] == []
     assert ctl(sock, {"cmd": "info"})["fdb_entries"] == 0
     s.close()
+
+
+def test_control_garbage(env):
+    """Random bytes and ill-typed JSON on the control socket get errors, never a crash."""
+    import random
+    rnd = random.Random(6)
+    sock = env.switch("--group", "g,vlan=5")
+    values = [None, True, -1, 0, 2 ** 40, 1.5, "", "x" * 300, [], {}, [1, "2-1"], {"a": 1},
+              "02:56:52:00:00:01", "g", "default", 4095]
+    keys = ["cmd", "name", "port", "group", "vlan", "trunk", "native", "rate_mbps", "mac",
+            "promiscuous", "mac_lock", "transport"]
+    cmds = ["info", "ports", "fdb", "groups", "group-create", "group-modify", "group-delete",
+            "port-set", "attach", "fdb-flush", "nope", 7]
+    s, r = attach_raw(sock, name="victim")
+    for i in range(300):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c.connect(sock)
+        if i % 3 == 0:
+            c.send(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 200))))
+        else:
+            req = {k: rnd.choice(values) for k in rnd.sample(keys, rnd.randrange(0, 6))}
+            req["cmd"] = rnd.choice(cmds)
+            c.send(json.dumps(req).encode())
+        reply = c.recv(1 << 20)
+        assert reply and "ok" in json.loads(reply)
+        c.close()
+    assert ctl(sock, {"cmd": "info"})["ok"]
+    assert any(p["name"] == "victim" for p in ctl(sock, {"cmd": "ports"})["ports"])
+    s.close()
+
+
+GOLDEN_PORTS = """\
+ID   NAME         MAC               GROUP      TRANSPORT PRM         RX         TX    DROPS
+1    vm1          02:00:00:00:00:01 web        seqpacket no           0          0        0
+2    vm2          02:00:00:00:00:02 tr         seqpacket yes          0          0        0
+"""
+
+GOLDEN_GROUPS = [
+    {"name": "default", "mode": "access", "vlan": 1, "rate_mbps": 0, "promiscuous": False,
+     "mac_lock": False, "ports": 0},
+    {"name": "web", "mode": "access", "vlan": 10, "rate_mbps": 100, "promiscuous": False,
+     "mac_lock": True, "ports": 1},
+    {"name": "tr", "mode": "trunk", "trunk": [10, "20-22"], "native": 10, "rate_mbps": 0,
+     "promiscuous": True, "mac_lock": False, "ports": 1},
+]
+
+
+def test_ctl_golden_output(env):
+    """The ctl table and the groups JSON, byte for byte / key for key."""
+    sock = env.switch("--group", "web,vlan=10,rate=100,mac-lock",
+                      "--group", "tr,trunk=10:20-22,native=10,promisc")
+    a, r1 = attach_raw(sock, name="vm1", mac="02:00:00:00:00:01", group="web")
+    b, r2 = attach_raw(sock, name="vm2", mac="02:00:00:00:00:02", group="tr", promiscuous=True)
+    assert r1 == {"ok": True, "port": 1, "mac": "02:00:00:00:00:01", "group": "web",
+                  "transport": "seqpacket"}
+    out = subprocess.run([VIREO, "switch", "ctl", "--socket", sock, "ports"],
+                         capture_output=True, text=True, env=env.env, check=True).stdout
+    assert out == GOLDEN_PORTS
+    assert ctl(sock, {"cmd": "groups"}) == {"ok": True, "groups": GOLDEN_GROUPS}
+    a.close()
+    b.close()

@@ -81,6 +81,7 @@ void emu_cpu_update_mode(struct emu_cpu *c)
 	c->code64 = c->mode == EMU_MODE_LONG && c->seg[S_CS].l;
 	c->def_size = (!c->code64 && !c->seg[S_CS].db) ? 2 : 4;
 	c->stack_size = c->code64 ? 8 : c->seg[S_SS].db ? 4 : 2;
+	c->ctx = (uint8_t)(c->code64 * 8 + c->def_size + c->cpl * 16);
 }
 
 /* MOV to CR0 (Intel SDM Vol. 3 §2.5, §9.8.5 for IA-32e activation). */
@@ -240,7 +241,7 @@ static bool ends_block(const struct emu_insn *in)
 	if (in->op >= 0x100) {
 		switch (b) {
 		case 0x00 ... 0x0b: case 0x20 ... 0x23: case 0x30 ... 0x35:
-		case 0x80 ... 0x8f: case 0xa1: case 0xa9: case 0xae:
+		case 0xa1: case 0xa9: case 0xae:
 		case 0xb2: case 0xb4: case 0xb5: case 0xc7: case 0xff:
 			return true;
 		default:
@@ -248,9 +249,10 @@ static bool ends_block(const struct emu_insn *in)
 		}
 	}
 	switch (b) {
-	case 0x07: case 0x17: case 0x1f: case 0x6c ... 0x6f: case 0x70 ... 0x7f:
+	case 0x07: case 0x17: case 0x1f: case 0x6c ... 0x6f:
 	case 0x8e: case 0x9a: case 0x9d: case 0xc2: case 0xc3: case 0xc4: case 0xc5:
-	case 0xca ... 0xcf: case 0xe0 ... 0xef: case 0xf1: case 0xf4: case 0xfa: case 0xfb:
+	case 0xca ... 0xcf: case 0xe0 ... 0xe8: case 0xea: case 0xec ... 0xef:
+	case 0xf1: case 0xf4: case 0xfa: case 0xfb:
 		return true;
 	case 0xff:
 		return (in->reg & 7) >= 2 && (in->reg & 7) <= 5;
@@ -262,15 +264,23 @@ static bool ends_block(const struct emu_insn *in)
 static void icache_reset(struct emu_icache *ic)
 {
 	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++)
+		ic->blocks[i].link[0] = ic->blocks[i].link[1] = NULL;
+	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++)
 		ic->blocks[i].hva = NULL;
 	ic->arena_used = 0;
 }
 
-/* Decode a block starting at RIP (linear la, host address hva) into b. */
+/*
+ * Decode a block starting at RIP (linear la) into b.  Conditional branches
+ * do not end it (the not-taken path continues; a taken branch leaves the
+ * block), and direct JMPs within the page are followed, so short loops are
+ * unrolled into one block.  Everything stays on the first page, whose code
+ * generation guards the block.
+ */
 static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
 {
 	struct emu_icache *ic = c->icache;
-	uint64_t rip = c->rip;
+	uint64_t rip = c->rip, page = la & ~0xfffULL;
 	unsigned n = 0;
 
 	if (ic->arena_used + EMU_BLOCK_MAX > EMU_ARENA_INSNS)
@@ -278,17 +288,30 @@ static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
 	b->insns = &ic->arena[ic->arena_used];
 	for (;;) {
 		struct emu_insn *in = &b->insns[n];
+		uint64_t next_la;
+
 		c->rip = rip;
 		emu_decode(c, in);
+		emu_fast_select(c, in);
 		n++;
+		next_la = la + in->len;
+		if (emu_fast_is_jmp(in)) {
+			/* Direct JMP: continue at the target if it is on this page. */
+			uint64_t tla = la + (in->imm2 - in->rip);
+			if ((tla & ~0xfffULL) != page)
+				break;
+			in->next_rip = in->imm2;
+			next_la = tla;
+		}
 		rip = in->next_rip;
-		la += in->len;
-		if (ends_block(in) || n == EMU_BLOCK_MAX || (la & 0xfff) > 0x1000 - 15 ||
-		    (la & ~0xfffULL) != ((la - in->len) & ~0xfffULL))
+		la = next_la;
+		if (ends_block(in) || n == EMU_BLOCK_MAX || (la & ~0xfffULL) != page ||
+		    (la & 0xfff) > 0x1000 - 15)
 			break;
 	}
 	c->rip = b->insns[0].rip;
 	b->n = (uint8_t)n;
+	b->link[0] = b->link[1] = NULL;
 	ic->arena_used += n;
 }
 
@@ -304,7 +327,6 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 	const uint8_t *hva;
 	struct emu_block *b;
 	uint32_t *g, gen;
-	uint8_t mode = (uint8_t)(c->code64 * 8 + c->def_size);
 
 	if (!c->icache || (la & 0xfff) > 0x1000 - 15)
 		return NULL;
@@ -319,8 +341,10 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 		return NULL;
 	b = &c->icache->blocks[(((uintptr_t)hva >> 1) ^ (c->rip >> 13)) & (EMU_BLOCK_HASH - 1)];
 	gen = __atomic_load_n(g, __ATOMIC_ACQUIRE);
-	if (b->hva == hva && b->rip == c->rip && b->mode == mode && b->gen == gen)
+	if (b->hva == hva && b->rip == c->rip && (b->ctx & 15) == (c->ctx & 15) && b->gen == gen) {
+		b->ctx = c->ctx;
 		return b;
+	}
 	if (!(gen & 1)) {
 		uint32_t want = gen | 1;
 		if (__atomic_compare_exchange_n(g, &gen, want, false, __ATOMIC_ACQ_REL,
@@ -332,14 +356,41 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 				c->code_page_added(c);
 		}
 	}
+	/* Unusable (also to links) until fully built: the build may fault. */
 	b->hva = NULL;
+	b->rip = ~0ULL;
 	block_build(c, b, la);
 	b->hva = hva;
 	b->rip = c->rip;
-	b->mode = mode;
+	b->ctx = c->ctx;
 	b->gen = gen;
 	b->genp = g;
 	return b;
+}
+
+/* The block at RIP: through the previous block's links if still valid, else the hash. */
+static struct emu_block *block_next(struct emu_cpu *c)
+{
+	struct emu_block *p = c->last_block, *s;
+
+	if (p && p->link_epoch == c->tlb_epoch) {
+		for (int i = 0; i < 2; i++) {
+			s = p->link[i];
+			if (s && s->rip == c->rip && s->ctx == c->ctx &&
+			    __atomic_load_n(s->genp, __ATOMIC_RELAXED) == s->gen)
+				return s;
+		}
+	}
+	s = block_lookup(c);
+	if (p && s && p->hva) {
+		if (p->link_epoch != c->tlb_epoch) {
+			p->link[0] = p->link[1] = NULL;
+			p->link_epoch = c->tlb_epoch;
+		}
+		p->link[p->link_next] = s;
+		p->link_next ^= 1;
+	}
+	return s;
 }
 
 /* Execute a cached block; stops early when control leaves the straight line
@@ -348,15 +399,18 @@ static void block_exec(struct emu_cpu *c, const struct emu_block *b)
 {
 	const uint32_t *g = b->genp;
 	uint32_t gen = b->gen;
+	struct emu_insn *in = b->insns, *end = b->insns + b->n;
 
-	for (unsigned i = 0; i < b->n; i++) {
-		struct emu_insn *in = &b->insns[i];
-		c->step_rip = c->rip;
-		emu_exec(c, in);
-		c->icount++;
+	/*
+	 * Handlers commit RIP last, so a fault leaves c->rip at the faulting
+	 * instruction: no per-instruction bookkeeping beyond the count.
+	 */
+	do {
+		in->fn(c, in);
 		if (c->rip != in->next_rip || __atomic_load_n(g, __ATOMIC_RELAXED) != gen)
-			return;
-	}
+			break;
+	} while (++in < end);
+	c->icount += (uint64_t)(in - b->insns) + (in < end);
 }
 
 int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *exc_out)
@@ -366,8 +420,11 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 	if (exc_out)
 		*exc_out = -1;
 	if (setjmp(c->jmp)) {
-		/* A guest exception.  RIP still points at the faulting instruction. */
-		c->rip = c->step_rip;
+		/*
+		 * A guest exception.  RIP still points at the faulting instruction:
+		 * handlers commit RIP after their last access that can fault.
+		 */
+		c->last_block = NULL;
 		if (c->delivering >= 256)
 			c->delivering = -1;
 		if (stop_on_exc) {
@@ -392,7 +449,7 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 				emu_tlb_flush(c, false);
 			if (c->exit_request)
 				return 0;
-			c->step_rip = c->rip;
+			c->last_block = NULL;
 			check_interrupts(c);
 			if (c->halted) {
 				if (!c->halt)
@@ -405,15 +462,16 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			return 0;
 		if (c->stop_hi && (c->rip < c->stop_lo || c->rip >= c->stop_hi))
 			return 0;
-		c->step_rip = c->rip;
 		{
-			struct emu_block *b = block_lookup(c);
+			struct emu_block *b = block_next(c);
+			c->last_block = b;
 			if (b) {
 				block_exec(c, b);
 			} else {
-				emu_decode(c, &c->insn);
-				emu_exec(c, &c->insn);
 				c->icount++;
+				emu_decode(c, &c->insn);
+				emu_fast_select(c, &c->insn);
+				c->insn.fn(c, &c->insn);
 			}
 		}
 		if (c->irq_inhibit) {

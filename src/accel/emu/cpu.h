@@ -17,6 +17,7 @@
  */
 #include <setjmp.h>
 #include <stddef.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -67,6 +68,7 @@ enum {
 enum cc_op {
 	CC_EFLAGS,      /* arithmetic flags are already in cpu->rflags */
 	CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC,
+	CC_SHL, CC_SHR, CC_SAR,     /* cc_src1 = operand, cc_src2 = count (1..) */
 };
 
 /* Memory access kinds for the MMU. */
@@ -88,6 +90,8 @@ struct emu_tlb_entry {
 
 /* A decoded instruction (Intel SDM Vol. 2 §2.1, Figure 2-1). */
 struct emu_insn {
+	/* Handler: emu_exec, or a specialised one from emu_fast_select(). */
+	void (*fn)(struct emu_cpu *cpu, struct emu_insn *in);
 	uint64_t rip;           /* address of the first byte (RIP, not linear) */
 	uint64_t next_rip;
 	uint64_t disp;
@@ -123,10 +127,17 @@ struct emu_block {
 	const uint8_t *hva;
 	uint64_t rip;
 	uint32_t gen;
-	uint8_t mode;
+	uint8_t ctx;            /* cpu->ctx when last validated through the TLB */
 	uint8_t n;
+	uint8_t link_next;      /* round-robin replacement of link[] */
 	uint32_t *genp;
 	struct emu_insn *insns;
+	/*
+	 * Chaining: two blocks that followed this one, valid while no TLB
+	 * flush happened since (tlb_epoch) and the context is the same.
+	 */
+	struct emu_block *link[2];
+	uint64_t link_epoch;
 };
 struct emu_icache {
 	struct emu_block blocks[EMU_BLOCK_HASH];
@@ -157,12 +168,12 @@ struct emu_cpu {
 	bool code64;            /* CS.L in long mode */
 	uint8_t def_size;       /* default operand size from CS.D: 2 or 4 */
 	uint8_t stack_size;     /* 2, 4 or 8 */
+	uint8_t ctx;            /* code size and CPL: what a cached block depends on */
 	bool irq_inhibit;       /* STI / MOV SS shadow for one instruction */
 	bool nmi_blocked;       /* from NMI delivery until the next IRET */
 	uint64_t inhibit_icount;        /* no interrupts while icount equals this */
 	uint64_t code_gen;      /* bumped on INVLPG / TLB flush */
 	uint64_t pause_count;
-	uint64_t step_rip;      /* RIP of the instruction being executed */
 
 	struct emu_tlb_entry tlb[2][EMU_TLB_SIZE];
 
@@ -178,6 +189,8 @@ struct emu_cpu {
 	int64_t tsc_offset;
 
 	struct emu_x87 x87;
+	uint8_t *x87_stub;      /* executable stub for native x87 (fpu.c), lazily mapped */
+	bool x87_stub_failed;
 	uint8_t xmm[16][16] __attribute__((aligned(16)));
 	uint32_t mxcsr;
 
@@ -228,6 +241,8 @@ struct emu_cpu {
 	uint8_t *ram_base;
 	uint64_t ram_pages;
 	struct emu_icache *icache;
+	struct emu_block *last_block;   /* block just executed, for chaining */
+	uint64_t tlb_epoch;             /* bumped on every TLB flush */
 	void (*code_page_added)(struct emu_cpu *cpu);   /* flush other vCPUs' write TLBs */
 	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */
 	unsigned debug;          /* VIREO_EMU_DEBUG level */
@@ -269,6 +284,7 @@ int emu_cpu_set_efer(struct emu_cpu *cpu, uint64_t val);
 
 /* ---- flags.c ---- */
 uint64_t emu_flags_get(struct emu_cpu *cpu);      /* full RFLAGS */
+bool emu_flags_cf(const struct emu_cpu *cpu);
 void emu_flags_set(struct emu_cpu *cpu, uint64_t val, uint64_t mask);
 bool emu_cond(struct emu_cpu *cpu, int cc);       /* Jcc condition 0-15 */
 uint64_t emu_alu(struct emu_cpu *cpu, int op, uint64_t a, uint64_t b, int size);
@@ -318,11 +334,12 @@ static inline uint64_t emu_read(struct emu_cpu *cpu, uint64_t la, int size)
 	struct emu_tlb_entry *e = &cpu->tlb[u][(la >> 12) & (EMU_TLB_SIZE - 1)];
 	if (__builtin_expect(e->tag_r == (la & ~0xfffULL) && (la & 0xfff) <= 0x1000u - size, 1)) {
 		const uint8_t *p = (const uint8_t *)(uintptr_t)(la + e->addend);
+		/* memcpy: guest accesses may be misaligned (one mov on x86). */
 		switch (size) {
 		case 1: return *p;
-		case 2: return *(const uint16_t *)p;
-		case 4: return *(const uint32_t *)p;
-		default: return *(const uint64_t *)p;
+		case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+		case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+		default: { uint64_t v; memcpy(&v, p, 8); return v; }
 		}
 	}
 	return emu_read_slow(cpu, la, size, ACC_READ, u);
@@ -336,9 +353,9 @@ static inline void emu_write(struct emu_cpu *cpu, uint64_t la, uint64_t val, int
 		uint8_t *p = (uint8_t *)(uintptr_t)(la + e->addend);
 		switch (size) {
 		case 1: *p = (uint8_t)val; return;
-		case 2: *(uint16_t *)p = (uint16_t)val; return;
-		case 4: *(uint32_t *)p = (uint32_t)val; return;
-		default: *(uint64_t *)p = val; return;
+		case 2: { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); return; }
+		case 4: { uint32_t v = (uint32_t)val; memcpy(p, &v, 4); return; }
+		default: memcpy(p, &val, 8); return;
 		}
 	}
 	emu_write_slow(cpu, la, val, size, u);
@@ -366,6 +383,10 @@ uint64_t emu_seg_linear(struct emu_cpu *cpu, int sreg, uint64_t ea, int size);
 
 /* ---- exec.c ---- */
 void emu_decode(struct emu_cpu *cpu, struct emu_insn *in);
+/* fast.c: choose in->fn for a freshly decoded instruction. */
+void emu_fast_select(struct emu_cpu *cpu, struct emu_insn *in);
+/* True if in is a direct near JMP with its (canonical) target in imm2. */
+bool emu_fast_is_jmp(const struct emu_insn *in);
 void emu_exec(struct emu_cpu *cpu, struct emu_insn *in);
 /* Operand helpers shared with fpu.c / sse.c. */
 uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *in);
@@ -376,6 +397,8 @@ void emu_rm_write(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t val, 
 /* ---- fpu.c ---- */
 void emu_x87_exec(struct emu_cpu *cpu, struct emu_insn *in);
 void emu_x87_reset(struct emu_cpu *cpu);
+/* Free the native-execution stub (at vCPU teardown). */
+void emu_x87_destroy(struct emu_cpu *cpu);
 void emu_fxsave(struct emu_cpu *cpu, uint8_t *buf);
 int emu_fxrstor(struct emu_cpu *cpu, const uint8_t *buf);
 

@@ -454,6 +454,7 @@ static void emu_vcpu_destroy(struct vcpu *vcpu)
 	if (!ev)
 		return;
 	lapic_destroy(ev->lapic);
+	emu_x87_destroy(&ev->cpu);
 	free(ev->cpu.icache->arena);
 	free(ev->cpu.icache);
 	pthread_cond_destroy(&ev->cond);

@@ -139,6 +139,7 @@ int emu_test_run(struct emu_test_state *st, const uint8_t *code, size_t len,
 	emu_fxsave(&e->cpu, st->fxsave);
 	memcpy(st->xmm, e->cpu.xmm, sizeof(st->xmm));
 	st->mxcsr = e->cpu.mxcsr;
+	emu_x87_destroy(&e->cpu);
 	free(e);
 	return exc;
 }

@@ -92,7 +92,7 @@ uint64_t emu_pop(struct emu_cpu *c, int size)
 void emu_jump(struct emu_cpu *c, const struct emu_insn *in, uint64_t target)
 {
 	if (c->code64) {
-		if ((uint64_t)(((int64_t)target << 16) >> 16) != target)
+		if ((uint64_t)((int64_t)(target << 16) >> 16) != target)
 			emu_raise_gp(c, 0);
 	} else {
 		target &= in->osize == 2 ? 0xffff : 0xffffffff;
@@ -154,9 +154,9 @@ static void alu_rm(struct emu_cpu *c, const struct emu_insn *in, int op, uint64_
 	emu_write(c, la, v, size);
 }
 
-static uint64_t incdec(struct emu_cpu *c, uint64_t v, int size, bool dec)
+uint64_t emu_incdec(struct emu_cpu *c, uint64_t v, int size, bool dec)
 {
-	uint8_t cf = (emu_flags_get(c) & FL_CF) ? 1 : 0;
+	uint8_t cf = emu_flags_cf(c);
 	uint64_t r = (dec ? v - 1 : v + 1) & size_mask(size);
 
 	c->cc_op = dec ? CC_DEC : CC_INC;
@@ -178,8 +178,8 @@ enum { UN_INC, UN_DEC, UN_NOT, UN_NEG };
 static uint64_t unary(struct emu_cpu *c, int kind, uint64_t v, int size)
 {
 	switch (kind) {
-	case UN_INC: return incdec(c, v, size, false);
-	case UN_DEC: return incdec(c, v, size, true);
+	case UN_INC: return emu_incdec(c, v, size, false);
+	case UN_DEC: return emu_incdec(c, v, size, true);
 	case UN_NOT: return ~v & size_mask(size);
 	default: return neg_op(c, v, size);
 	}
@@ -212,17 +212,17 @@ static void unary_rm(struct emu_cpu *c, const struct emu_insn *in, int kind, int
 
 /* ---- shifts and rotates (Intel SDM Vol. 2 SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR) ---- */
 
-static uint64_t shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int size)
+uint64_t emu_shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, int size)
 {
 	int bits = size * 8;
-	uint64_t m = size_mask(size), sb = 1ULL << (bits - 1), r = v;
-	uint64_t f = emu_flags_get(c);
-	unsigned cf = f & FL_CF, of = f & FL_OF;
+	uint64_t m = size_mask(size), sb = 1ULL << (bits - 1), r;
+	unsigned cf, of;
 
+	v &= m;
+	r = v;
 	cnt &= size == 8 ? 63 : 31;
 	if (!cnt)
 		return v;
-	v &= m;
 	switch (op) {
 	case 0: /* ROL */
 		cnt %= bits;
@@ -239,6 +239,7 @@ static uint64_t shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, in
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 2: /* RCL */
+		cf = emu_flags_cf(c);
 		cnt %= bits + 1;
 		for (unsigned i = 0; i < cnt; i++) {
 			unsigned ncf = !!(r & sb);
@@ -249,6 +250,7 @@ static uint64_t shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, in
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 3: /* RCR */
+		cf = emu_flags_cf(c);
 		cnt %= bits + 1;
 		for (unsigned i = 0; i < cnt; i++) {
 			unsigned ncf = r & 1;
@@ -259,31 +261,26 @@ static uint64_t shift_op(struct emu_cpu *c, int op, uint64_t v, unsigned cnt, in
 		emu_flags_set(c, (cf ? FL_CF : 0) | of, FL_CF | FL_OF);
 		return r;
 	case 4: case 6: /* SHL/SAL */
-		if (cnt > (unsigned)bits) {
-			r = 0;
-			cf = 0;
-		} else {
-			cf = (v >> (bits - cnt)) & 1;
-			r = cnt == 64 ? 0 : (v << cnt) & m;
-		}
-		of = (!!(r & sb) ^ !!cf) ? FL_OF : 0;
+		r = cnt >= (unsigned)bits ? 0 : (v << cnt) & m;
+		c->cc_op = CC_SHL;
 		break;
 	case 5: /* SHR */
-		cf = cnt > (unsigned)bits ? 0 : (v >> (cnt - 1)) & 1;
 		r = cnt >= (unsigned)bits ? 0 : v >> cnt;
-		of = (v & sb) ? FL_OF : 0;
+		c->cc_op = CC_SHR;
 		break;
 	default: /* SAR */ {
 		int64_t sv = sign_ext(v, size);
 		unsigned k = cnt >= (unsigned)bits ? (unsigned)bits - 1 : cnt;
-		cf = cnt >= (unsigned)bits ? (sv < 0) : (sv >> (cnt - 1)) & 1;
 		r = (uint64_t)(sv >> k) & m;
-		of = 0;
+		c->cc_op = CC_SAR;
 		break;
 	}
 	}
-	emu_flags_set(c, (cf ? FL_CF : 0) | of | (r == 0 ? FL_ZF : 0) | ((r & sb) ? FL_SF : 0) |
-		      emu_parity_table[r & 0xff], FL_ARITH);
+	/* Lazy flags (flags.c): operand, count and result. */
+	c->cc_src1 = v;
+	c->cc_src2 = cnt;
+	c->cc_res = r;
+	c->cc_size = (uint8_t)size;
 	return r;
 }
 
@@ -293,12 +290,12 @@ static void shift_rm(struct emu_cpu *c, const struct emu_insn *in, unsigned cnt,
 
 	if (in->mod == 3) {
 		uint64_t v = reg_get(c, in->rm, size, in->rex);
-		reg_set(c, in->rm, shift_op(c, in->reg & 7, v, cnt, size), size, in->rex);
+		reg_set(c, in->rm, emu_shift_op(c, in->reg & 7, v, cnt, size), size, in->rex);
 		return;
 	}
 	la = emu_ea_linear(c, in, size);
 	prep_write(c, la, size);
-	emu_write(c, la, shift_op(c, in->reg & 7, emu_read(c, la, size), cnt, size), size);
+	emu_write(c, la, emu_shift_op(c, in->reg & 7, emu_read(c, la, size), cnt, size), size);
 }
 
 /* SHLD / SHRD (Intel SDM Vol. 2 SHLD, SHRD). */
@@ -413,8 +410,9 @@ static void mul_div(struct emu_cpu *c, const struct emu_insn *in, int size)
 			num = ((unsigned __int128)d << bits) | a;
 		snum = (__int128)num;
 		if (size < 8)
-			snum = (__int128)((int64_t)(uint64_t)num << (64 - 2 * bits) >> (64 - 2 * bits));
-		if (size == 8 && snum == -(((__int128)1) << 126) * 2 && divisor == -1)
+			snum = (__int128)((int64_t)((uint64_t)num << (64 - 2 * bits)) >> (64 - 2 * bits));
+		/* INT128_MIN / -1 would trap on the host; its quotient overflows anyway. */
+		if (size == 8 && (unsigned __int128)snum == (unsigned __int128)1 << 127 && divisor == -1)
 			emu_raise(c, EXC_DE, 0, false);
 		sq = snum / divisor;
 		sr = snum % divisor;
@@ -722,6 +720,13 @@ static bool rep_bulk(struct emu_cpu *c, const struct emu_insn *in, int size, boo
 		s = emu_mem_ptr(c, sla, (int)(n * size), ACC_READ, emu_user(c));
 		if (!s)
 			return false;
+		/*
+		 * The CPU copies element by element upwards: a destination just
+		 * above an overlapping source replicates the first elements,
+		 * which memmove would not (Intel SDM Vol. 2 MOVS, REP).
+		 */
+		if (d > s && d < s + n * size)
+			return false;
 		memmove(d, s, n * size);
 		c->gpr[R_SI] += n * size;
 	} else {
@@ -995,7 +1000,7 @@ void emu_exec(struct emu_cpu *c, struct emu_insn *in)
 		}
 		break;
 	case 0x40 ... 0x4f: /* INC/DEC r (not in 64-bit mode: those are REX) */
-		reg_set(c, op & 7, incdec(c, reg_get(c, op & 7, in->osize, false), in->osize, op >= 0x48),
+		reg_set(c, op & 7, emu_incdec(c, reg_get(c, op & 7, in->osize, false), in->osize, op >= 0x48),
 			in->osize, false);
 		break;
 	case 0x50 ... 0x57:
@@ -1181,7 +1186,7 @@ void emu_exec(struct emu_cpu *c, struct emu_insn *in)
 	case 0xe8: { /* CALL rel */
 		int s = near_size(c, in);
 		uint64_t target = in->next_rip + in->imm;
-		if (c->code64 && (uint64_t)(((int64_t)target << 16) >> 16) != target)
+		if (c->code64 && (uint64_t)((int64_t)(target << 16) >> 16) != target)
 			emu_raise_gp(c, 0);
 		emu_push(c, in->next_rip, s);
 		emu_jump(c, in, target);
@@ -1241,7 +1246,7 @@ static void exec_grp5(struct emu_cpu *c, struct emu_insn *in)
 	case 2: /* CALL near r/m */
 		s = near_size(c, in);
 		v = emu_rm_read(c, in, s);
-		if (c->code64 && (uint64_t)(((int64_t)v << 16) >> 16) != v)
+		if (c->code64 && (uint64_t)((int64_t)(v << 16) >> 16) != v)
 			emu_raise_gp(c, 0);
 		emu_push(c, in->next_rip, s);
 		emu_jump(c, in, v);

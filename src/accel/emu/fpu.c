@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "accel/emu/cpu.h"
 #include "accel/emu/ops.h"
@@ -431,13 +432,188 @@ static void x87_reg(struct emu_cpu *c, struct emu_insn *in, int grp)
 	emu_raise_ud(c);
 }
 
+
+/*
+ * Native execution.  The host is an x86 CPU with the same x87 unit, so the
+ * arithmetic, load/store, compare and transcendental instructions run on it:
+ * exact results, precision and rounding control, C0-C3 and the exception
+ * flags, for free.  The guest state goes in with FXRSTOR and comes back with
+ * FXSAVE around the one instruction (memory operands redirected to a host
+ * buffer), inside a small per-vCPU stub:
+ *
+ *   fxsave64 [rdx]; fxrstor64 [rsi]; push rcx; popfq; <D8-DF modrm'>;
+ *   pushfq; pop rax; fxsave64 [rsi]; fxrstor64 [rdx]; ret
+ *
+ * All exceptions are masked while it runs (no #MF can reach the monitor);
+ * the guest's masks are put back afterwards.  Non-waiting FXSAVE does not
+ * check for pending exceptions.
+ */
+#define STUB_OP 12          /* offset of the x87 opcode in the stub */
+
+static const uint8_t stub_code[] = {
+	0x48, 0x0f, 0xae, 0x02,     /* fxsave64 [rdx] */
+	0x48, 0x0f, 0xae, 0x0e,     /* fxrstor64 [rsi] */
+	0x51, 0x9d, 0x90, 0x90,     /* push rcx; popfq; nop; nop */
+	0xd9, 0xd0,                 /* the instruction (patched) */
+	0x9c, 0x58,                 /* pushfq; pop rax */
+	0x48, 0x0f, 0xae, 0x06,     /* fxsave64 [rsi] */
+	0x48, 0x0f, 0xae, 0x0a,     /* fxrstor64 [rdx] */
+	0xc3,
+};
+
+void emu_x87_destroy(struct emu_cpu *c)
+{
+	if (c->x87_stub)
+		munmap(c->x87_stub, 4096);
+	c->x87_stub = NULL;
+}
+
+static uint8_t *stub_get(struct emu_cpu *c)
+{
+	if (!c->x87_stub && !c->x87_stub_failed) {
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			c->x87_stub_failed = true;
+			return NULL;
+		}
+		memcpy(p, stub_code, sizeof(stub_code));
+		c->x87_stub = p;
+	}
+	return c->x87_stub;
+}
+
+/* Bytes of the memory operand of a D8-DF /reg form handled natively, 0 if not native. */
+static int native_mem_size(int grp, int r, bool *store)
+{
+	*store = false;
+	switch (grp) {
+	case 0: case 2: return 4;
+	case 4: return 8;
+	case 6: return 2;
+	case 1:
+		if (r == 0) return 4;
+		if (r == 2 || r == 3) { *store = true; return 4; }
+		return 0;
+	case 3:
+		if (r == 0) return 4;
+		if (r >= 1 && r <= 3) { *store = true; return 4; }
+		if (r == 5) return 10;
+		if (r == 7) { *store = true; return 10; }
+		return 0;
+	case 5:
+		if (r == 0) return 8;
+		if (r >= 1 && r <= 3) { *store = true; return 8; }
+		return 0;
+	default: /* 7 */
+		if (r == 0) return 2;
+		if (r >= 1 && r <= 3) { *store = true; return 2; }
+		if (r == 4) return 10;
+		if (r == 5) return 8;
+		if (r == 6 || r == 7) { *store = true; return r == 6 ? 10 : 8; }
+		return 0;
+	}
+}
+
+/* Valid register forms (Intel SDM Vol. 2 Appendix A.5, Tables A-10..A-17). */
+static bool native_reg_ok(int grp, uint8_t m)
+{
+	switch (grp) {
+	case 0: return true;
+	case 1: return m <= 0xcf || m == 0xd0 || m == 0xe0 || m == 0xe1 || m == 0xe4 ||
+		       m == 0xe5 || (m >= 0xe8 && m <= 0xee) || m >= 0xf0;
+	case 2: return m <= 0xdf || m == 0xe9;
+	case 3: return m <= 0xdf || m == 0xe2 || m == 0xe3 || (m >= 0xe8 && m <= 0xf7);
+	case 4: return m <= 0xcf || m >= 0xe0;
+	case 5: return m <= 0xc7 || (m >= 0xd0 && m <= 0xef);
+	case 6: return m <= 0xcf || m == 0xd9 || m >= 0xe0;
+	default: return (m >= 0xe8 && m <= 0xf7);
+	}
+}
+
+static void x87_import(struct emu_cpu *c, const uint8_t *b, uint16_t guest_masks)
+{
+	uint16_t fcw, fsw;
+
+	memcpy(&fcw, b, 2);
+	memcpy(&fsw, b + 2, 2);
+	c->x87.fcw = (uint16_t)((fcw & ~0x3f) | guest_masks);
+	c->x87.fsw = fsw & ~(0x3800 | 0x8080);
+	c->x87.top = (fsw >> 11) & 7;
+	c->x87.ftw = b[4];
+	for (int i = 0; i < 8; i++) {
+		long double v = 0;
+		memcpy(&v, b + 32 + 16 * i, 10);
+		c->x87.st[(c->x87.top + i) & 7] = v;
+	}
+}
+
+/* Returns false if the instruction is not run natively (caller emulates). */
+static bool x87_native(struct emu_cpu *c, struct emu_insn *in, int grp)
+{
+	uint8_t img[512] __attribute__((aligned(16)));
+	uint8_t host[512] __attribute__((aligned(16)));
+	uint8_t op[16] __attribute__((aligned(16)));
+	uint64_t (*fn)(void *, void *, void *, uint64_t);
+	uint8_t *stub;
+	uint64_t la = 0, fl;
+	uint16_t masks = c->x87.fcw & 0x3f;
+	uint32_t mxcsr = 0x1f80;
+	int size = 0;
+	bool store = false;
+
+	if (in->mod == 3) {
+		if (!native_reg_ok(grp, in->modrm))
+			return false;
+	} else {
+		size = native_mem_size(grp, in->reg & 7, &store);
+		if (!size)
+			return false;
+	}
+	stub = stub_get(c);
+	if (!stub)
+		return false;
+	memset(op, 0, sizeof(op));
+	if (size) {
+		la = emu_ea_linear(c, in, size);
+		if (store) {
+			prep_write(c, la, size);
+		} else {
+			for (int i = 0; i < size; i++)
+				op[i] = (uint8_t)emu_read(c, la + i, 1);
+		}
+	}
+	emu_fxsave(c, img);
+	img[0] |= 0x3f;                 /* mask every exception on the host */
+	memcpy(img + 24, &mxcsr, 4);
+	stub[STUB_OP] = (uint8_t)(0xd8 + grp);
+	stub[STUB_OP + 1] = in->mod == 3 ? in->modrm : (uint8_t)(((in->reg & 7) << 3) | 7);
+	fn = (uint64_t (*)(void *, void *, void *, uint64_t))(uintptr_t)stub;
+	fl = fn(op, img, host, (emu_flags_get(c) & FL_ARITH) | X86_RFLAGS_FIXED);
+	x87_import(c, img, masks);
+	if (store) {
+		for (int i = 0; i < size; i++)
+			emu_write(c, la + i, op[i], 1);
+	}
+	/* FCOMI / FUCOMI (and the popping forms) set ZF, PF, CF, clear OF/SF/AF. */
+	if (in->mod == 3 && ((grp == 3 && (in->modrm & 0xf0) == 0xe0 && in->modrm >= 0xe8) ||
+			     (grp == 3 && in->modrm >= 0xf0 && in->modrm <= 0xf7) ||
+			     (grp == 7 && in->modrm >= 0xe8)))
+		emu_flags_set(c, fl & (FL_ZF | FL_PF | FL_CF), FL_ARITH);
+	if (size)
+		c->x87.fdp = la;
+	return true;
+}
+
 void emu_x87_exec(struct emu_cpu *c, struct emu_insn *in)
 {
 	int grp = in->op & 7;
 
 	if (c->cr0 & (X86_CR0_EM | X86_CR0_TS))
 		emu_raise(c, EXC_NM, 0, false);
-	if (in->mod == 3)
+	if (x87_native(c, in, grp))
+		;
+	else if (in->mod == 3)
 		x87_reg(c, in, grp);
 	else
 		x87_mem(c, in, grp);

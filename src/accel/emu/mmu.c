@@ -31,6 +31,7 @@
 
 void emu_tlb_flush(struct emu_cpu *c, bool keep_global)
 {
+	c->tlb_epoch++;
 	for (int s = 0; s < 2; s++) {
 		for (unsigned i = 0; i < EMU_TLB_SIZE; i++) {
 			struct emu_tlb_entry *e = &c->tlb[s][i];
@@ -44,6 +45,7 @@ void emu_tlb_flush(struct emu_cpu *c, bool keep_global)
 
 void emu_tlb_flush_page(struct emu_cpu *c, uint64_t la)
 {
+	c->tlb_epoch++;
 	/* A large page may cover many TLB slots: entries are per 4 KiB page,
 	 * so flushing the one slot of this address is enough for it; INVLPG
 	 * of a large page in Linux is followed by per-page flushes or a full
@@ -70,7 +72,7 @@ void emu_tlb_drop_writes(struct emu_cpu *c, const void *hva)
 
 static bool canonical(uint64_t la)
 {
-	return (uint64_t)(((int64_t)la << 16) >> 16) == la;
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
 }
 
 /* Host address of a page-table entry, or NULL if it is not RAM. */

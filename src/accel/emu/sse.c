@@ -10,7 +10,6 @@
 #include <fenv.h>
 #include <math.h>
 #include <string.h>
-#include <xmmintrin.h>
 
 #include "accel/emu/cpu.h"
 #include "accel/emu/ops.h"
@@ -82,16 +81,21 @@ static void mem_put(struct emu_cpu *c, const struct emu_insn *in, const union xm
 	}
 }
 
-/* ---- floating point helpers under the guest rounding mode ---- */
+/* ---- floating point on the host SSE unit under the guest MXCSR ---- */
+
+#include <emmintrin.h>
 
 struct fp_env {
 	unsigned int host_csr;
 };
 
+/* Keep the compiler from moving arithmetic across the MXCSR switch. */
+#define FENCE_PS(v) __asm__ volatile("" : "+x"(v))
+
 static void fp_begin(struct emu_cpu *c, struct fp_env *e)
 {
 	e->host_csr = _mm_getcsr();
-	/* All exceptions masked, flags clear, guest rounding / FTZ / DAZ. */
+	/* Guest rounding / FTZ / DAZ, all exceptions masked, flags clear. */
 	_mm_setcsr((c->mxcsr & 0xffc0) | 0x1f80);
 }
 
@@ -101,49 +105,70 @@ static void fp_end(struct emu_cpu *c, struct fp_env *e)
 	_mm_setcsr(e->host_csr);
 }
 
-static float f_op(int op, float a, float b)
+static __m128 ld_ps(const union xmm *x) { return _mm_loadu_ps(x->f); }
+static __m128d ld_pd(const union xmm *x) { return _mm_loadu_pd(x->df); }
+static void st_ps(union xmm *x, __m128 v) { _mm_storeu_ps(x->f, v); }
+static void st_pd(union xmm *x, __m128d v) { _mm_storeu_pd(x->df, v); }
+
+static __m128 cmp_ps(int p, __m128 a, __m128 b, bool scalar)
+{
+	switch (p & 7) {
+	case 0: return scalar ? _mm_cmpeq_ss(a, b) : _mm_cmpeq_ps(a, b);
+	case 1: return scalar ? _mm_cmplt_ss(a, b) : _mm_cmplt_ps(a, b);
+	case 2: return scalar ? _mm_cmple_ss(a, b) : _mm_cmple_ps(a, b);
+	case 3: return scalar ? _mm_cmpunord_ss(a, b) : _mm_cmpunord_ps(a, b);
+	case 4: return scalar ? _mm_cmpneq_ss(a, b) : _mm_cmpneq_ps(a, b);
+	case 5: return scalar ? _mm_cmpnlt_ss(a, b) : _mm_cmpnlt_ps(a, b);
+	case 6: return scalar ? _mm_cmpnle_ss(a, b) : _mm_cmpnle_ps(a, b);
+	default: return scalar ? _mm_cmpord_ss(a, b) : _mm_cmpord_ps(a, b);
+	}
+}
+
+static __m128d cmp_pd(int p, __m128d a, __m128d b, bool scalar)
+{
+	switch (p & 7) {
+	case 0: return scalar ? _mm_cmpeq_sd(a, b) : _mm_cmpeq_pd(a, b);
+	case 1: return scalar ? _mm_cmplt_sd(a, b) : _mm_cmplt_pd(a, b);
+	case 2: return scalar ? _mm_cmple_sd(a, b) : _mm_cmple_pd(a, b);
+	case 3: return scalar ? _mm_cmpunord_sd(a, b) : _mm_cmpunord_pd(a, b);
+	case 4: return scalar ? _mm_cmpneq_sd(a, b) : _mm_cmpneq_pd(a, b);
+	case 5: return scalar ? _mm_cmpnlt_sd(a, b) : _mm_cmpnlt_pd(a, b);
+	case 6: return scalar ? _mm_cmpnle_sd(a, b) : _mm_cmpnle_pd(a, b);
+	default: return scalar ? _mm_cmpord_sd(a, b) : _mm_cmpord_pd(a, b);
+	}
+}
+
+static __m128 op_ps(int op, int imm, __m128 a, __m128 b, bool scalar)
 {
 	switch (op) {
-	case 0x58: return a + b;
-	case 0x59: return a * b;
-	case 0x5c: return a - b;
-	case 0x5e: return a / b;
-	case 0x5d: return (a < b) ? a : b;       /* MIN: second operand if unordered/equal */
-	case 0x5f: return (a > b) ? a : b;
-	default: return sqrtf(b);
+	case 0x58: return scalar ? _mm_add_ss(a, b) : _mm_add_ps(a, b);
+	case 0x59: return scalar ? _mm_mul_ss(a, b) : _mm_mul_ps(a, b);
+	case 0x5c: return scalar ? _mm_sub_ss(a, b) : _mm_sub_ps(a, b);
+	case 0x5d: return scalar ? _mm_min_ss(a, b) : _mm_min_ps(a, b);
+	case 0x5e: return scalar ? _mm_div_ss(a, b) : _mm_div_ps(a, b);
+	case 0x5f: return scalar ? _mm_max_ss(a, b) : _mm_max_ps(a, b);
+	case 0x51: return scalar ? _mm_move_ss(a, _mm_sqrt_ss(b)) : _mm_sqrt_ps(b);
+	case 0x52: return scalar ? _mm_move_ss(a, _mm_rsqrt_ss(b)) : _mm_rsqrt_ps(b);
+	case 0x53: return scalar ? _mm_move_ss(a, _mm_rcp_ss(b)) : _mm_rcp_ps(b);
+	default: return cmp_ps(imm, a, b, scalar);
 	}
 }
 
-static double d_op(int op, double a, double b)
+static __m128d op_pd(int op, int imm, __m128d a, __m128d b, bool scalar)
 {
 	switch (op) {
-	case 0x58: return a + b;
-	case 0x59: return a * b;
-	case 0x5c: return a - b;
-	case 0x5e: return a / b;
-	case 0x5d: return (a < b) ? a : b;
-	case 0x5f: return (a > b) ? a : b;
-	default: return sqrt(b);
+	case 0x58: return scalar ? _mm_add_sd(a, b) : _mm_add_pd(a, b);
+	case 0x59: return scalar ? _mm_mul_sd(a, b) : _mm_mul_pd(a, b);
+	case 0x5c: return scalar ? _mm_sub_sd(a, b) : _mm_sub_pd(a, b);
+	case 0x5d: return scalar ? _mm_min_sd(a, b) : _mm_min_pd(a, b);
+	case 0x5e: return scalar ? _mm_div_sd(a, b) : _mm_div_pd(a, b);
+	case 0x5f: return scalar ? _mm_max_sd(a, b) : _mm_max_pd(a, b);
+	case 0x51: return scalar ? _mm_sqrt_sd(a, b) : _mm_sqrt_pd(b);
+	default: return cmp_pd(imm, a, b, scalar);
 	}
 }
 
-static bool cmp_pred(int imm, double a, double b)
-{
-	bool un = isnan(a) || isnan(b);
-
-	switch (imm & 7) {
-	case 0: return !un && a == b;
-	case 1: return !un && a < b;
-	case 2: return !un && a <= b;
-	case 3: return un;
-	case 4: return un || a != b;
-	case 5: return un || !(a < b);
-	case 6: return un || !(a <= b);
-	default: return !un;
-	}
-}
-
-/* 0F 51, 58-5F, C2 in their four prefix forms. */
+/* 0F 51-53, 58-5F, C2 in their four prefix forms, on the host SSE unit. */
 static void fp_arith(struct emu_cpu *c, struct emu_insn *in)
 {
 	union xmm d, s;
@@ -151,26 +176,24 @@ static void fp_arith(struct emu_cpu *c, struct emu_insn *in)
 	struct fp_env e;
 	bool scalar = in->mandatory == 0xf3 || in->mandatory == 0xf2;
 	bool dbl = in->mandatory == 0x66 || in->mandatory == 0xf2;
-	int n = scalar ? 1 : dbl ? 2 : 4;
 
 	xmm_get(c, in->reg, &d);
 	src_get(c, in, &s, scalar ? (dbl ? 8 : 4) : 16, !scalar);
 	fp_begin(c, &e);
-	for (int i = 0; i < n; i++) {
-		if (op == 0xc2) {
-			bool t = dbl ? cmp_pred((int)in->imm, d.df[i], s.df[i])
-				     : cmp_pred((int)in->imm, d.f[i], s.f[i]);
-			if (dbl)
-				d.q[i] = t ? ~0ULL : 0;
-			else
-				d.d[i] = t ? ~0u : 0;
-		} else if (op == 0x52 || op == 0x53) {
-			d.f[i] = op == 0x52 ? 1.0f / sqrtf(s.f[i]) : 1.0f / s.f[i];
-		} else if (dbl) {
-			d.df[i] = d_op(op, d.df[i], s.df[i]);
-		} else {
-			d.f[i] = f_op(op, d.f[i], s.f[i]);
-		}
+	if (dbl) {
+		__m128d a = ld_pd(&d), b = ld_pd(&s), r;
+		FENCE_PS(a);
+		FENCE_PS(b);
+		r = op_pd(op, (int)in->imm, a, b, scalar);
+		FENCE_PS(r);
+		st_pd(&d, r);
+	} else {
+		__m128 a = ld_ps(&d), b = ld_ps(&s), r;
+		FENCE_PS(a);
+		FENCE_PS(b);
+		r = op_ps(op, (int)in->imm, a, b, scalar);
+		FENCE_PS(r);
+		st_ps(&d, r);
 	}
 	fp_end(c, &e);
 	xmm_put(c, in->reg, &d);
@@ -179,52 +202,65 @@ static void fp_arith(struct emu_cpu *c, struct emu_insn *in)
 static void comis(struct emu_cpu *c, struct emu_insn *in)
 {
 	union xmm d, s;
-	double a, b;
-	uint64_t f;
+	struct fp_env e;
+	bool sig = ((uint8_t)in->op) == 0x2f;     /* COMIS* signal on QNaN too */
+	int lt, eq, un;
 
 	xmm_get(c, in->reg, &d);
+	fp_begin(c, &e);
 	if (in->mandatory == 0x66) {
+		__m128d a, b;
 		src_get(c, in, &s, 8, false);
-		a = d.df[0]; b = s.df[0];
+		a = ld_pd(&d);
+		b = ld_pd(&s);
+		FENCE_PS(a);
+		FENCE_PS(b);
+		lt = sig ? _mm_comilt_sd(a, b) : _mm_ucomilt_sd(a, b);
+		eq = sig ? _mm_comieq_sd(a, b) : _mm_ucomieq_sd(a, b);
+		un = isnan(d.df[0]) || isnan(s.df[0]);
 	} else {
+		__m128 a, b;
 		src_get(c, in, &s, 4, false);
-		a = d.f[0]; b = s.f[0];
+		a = ld_ps(&d);
+		b = ld_ps(&s);
+		FENCE_PS(a);
+		FENCE_PS(b);
+		lt = sig ? _mm_comilt_ss(a, b) : _mm_ucomilt_ss(a, b);
+		eq = sig ? _mm_comieq_ss(a, b) : _mm_ucomieq_ss(a, b);
+		un = isnan(d.f[0]) || isnan(s.f[0]);
 	}
-	if (isnan(a) || isnan(b)) {
-		f = FL_ZF | FL_PF | FL_CF;
-		c->mxcsr |= 1;
-	} else if (a < b) {
-		f = FL_CF;
-	} else if (a > b) {
-		f = 0;
-	} else {
-		f = FL_ZF;
-	}
-	emu_flags_set(c, f, FL_ARITH);
+	fp_end(c, &e);
+	(void)eq;
+	if (un)
+		emu_flags_set(c, FL_ZF | FL_PF | FL_CF, FL_ARITH);
+	else
+		emu_flags_set(c, (lt ? FL_CF : 0) | (eq ? FL_ZF : 0), FL_ARITH);
 }
 
-static int64_t cvt_to_int(struct emu_cpu *c, double v, bool chop, int size)
+/* CVT(T)SS2SI / CVT(T)SD2SI on the host, for the exact integer-indefinite and flags. */
+static int64_t cvt_si(struct emu_cpu *c, const union xmm *s, bool dbl, bool chop, int size)
 {
-	double r;
-	double lim = size == 8 ? 9223372036854775808.0 : 2147483648.0;
+	struct fp_env e;
+	int64_t r;
 
-	if (chop) {
-		r = trunc(v);
+	fp_begin(c, &e);
+	if (dbl) {
+		__m128d v = ld_pd(s);
+		FENCE_PS(v);
+		if (size == 8)
+			r = chop ? _mm_cvttsd_si64(v) : _mm_cvtsd_si64(v);
+		else
+			r = chop ? _mm_cvttsd_si32(v) : _mm_cvtsd_si32(v);
 	} else {
-		switch ((c->mxcsr >> 13) & 3) {
-		case 0: r = nearbyint(v); break;
-		case 1: r = floor(v); break;
-		case 2: r = ceil(v); break;
-		default: r = trunc(v); break;
-		}
+		__m128 v = ld_ps(s);
+		FENCE_PS(v);
+		if (size == 8)
+			r = chop ? _mm_cvttss_si64(v) : _mm_cvtss_si64(v);
+		else
+			r = chop ? _mm_cvttss_si32(v) : _mm_cvtss_si32(v);
 	}
-	if (isnan(r) || r >= lim || r < -lim) {
-		c->mxcsr |= 1;
-		return size == 8 ? INT64_MIN : INT32_MIN;
-	}
-	if (r != v)
-		c->mxcsr |= 0x20;
-	return (int64_t)r;
+	fp_end(c, &e);
+	return r;
 }
 
 static void cvt(struct emu_cpu *c, struct emu_insn *in)
@@ -238,67 +274,118 @@ static void cvt(struct emu_cpu *c, struct emu_insn *in)
 	switch (op) {
 	case 0x2a: { /* CVTSI2SS / CVTSI2SD */
 		int64_t v = sign_ext(emu_rm_read(c, in, isz), isz);
+		__m128 a = ld_ps(&d);
+		__m128d ad = ld_pd(&d);
 		if (in->mandatory != 0xf3 && in->mandatory != 0xf2)
 			emu_raise_ud(c);
 		fp_begin(c, &e);
-		if (in->mandatory == 0xf3)
-			d.f[0] = (float)v;
-		else
-			d.df[0] = (double)v;
+		FENCE_PS(a);
+		FENCE_PS(ad);
+		if (in->mandatory == 0xf3) {
+			a = isz == 8 ? _mm_cvtsi64_ss(a, v) : _mm_cvtsi32_ss(a, (int)v);
+			FENCE_PS(a);
+			st_ps(&d, a);
+		} else {
+			ad = isz == 8 ? _mm_cvtsi64_sd(ad, v) : _mm_cvtsi32_sd(ad, (int)v);
+			FENCE_PS(ad);
+			st_pd(&d, ad);
+		}
 		fp_end(c, &e);
 		break;
 	}
-	case 0x2c: case 0x2d: { /* CVT(T)SS2SI / CVT(T)SD2SI */
-		double v;
+	case 0x2c: case 0x2d: /* CVT(T)SS2SI / CVT(T)SD2SI */
 		if (in->mandatory != 0xf3 && in->mandatory != 0xf2)
 			emu_raise_ud(c);
 		src_get(c, in, &s, in->mandatory == 0xf3 ? 4 : 8, false);
-		v = in->mandatory == 0xf3 ? s.f[0] : s.df[0];
-		reg_set(c, in->reg, (uint64_t)cvt_to_int(c, v, op == 0x2c, isz), isz, true);
+		reg_set(c, in->reg, (uint64_t)cvt_si(c, &s, in->mandatory == 0xf2, op == 0x2c, isz),
+			isz, true);
 		return;
-	}
 	case 0x5a:
-		fp_begin(c, &e);
 		if (in->mandatory == 0xf3) {         /* CVTSS2SD */
 			src_get(c, in, &s, 4, false);
-			d.df[0] = s.f[0];
+			fp_begin(c, &e);
+			{
+				__m128d a = ld_pd(&d); __m128 b = ld_ps(&s);
+				FENCE_PS(a); FENCE_PS(b);
+				a = _mm_cvtss_sd(a, b);
+				FENCE_PS(a);
+				st_pd(&d, a);
+			}
 		} else if (in->mandatory == 0xf2) {  /* CVTSD2SS */
 			src_get(c, in, &s, 8, false);
-			d.f[0] = (float)s.df[0];
+			fp_begin(c, &e);
+			{
+				__m128 a = ld_ps(&d); __m128d b = ld_pd(&s);
+				FENCE_PS(a); FENCE_PS(b);
+				a = _mm_cvtsd_ss(a, b);
+				FENCE_PS(a);
+				st_ps(&d, a);
+			}
 		} else if (in->mandatory == 0x66) {  /* CVTPD2PS */
 			src_get(c, in, &s, 16, true);
-			d.f[0] = (float)s.df[0];
-			d.f[1] = (float)s.df[1];
-			d.q[1] = 0;
+			fp_begin(c, &e);
+			{
+				__m128d b = ld_pd(&s); __m128 r;
+				FENCE_PS(b);
+				r = _mm_cvtpd_ps(b);
+				FENCE_PS(r);
+				st_ps(&d, r);
+			}
 		} else {                             /* CVTPS2PD */
 			src_get(c, in, &s, 8, false);
-			d.df[1] = s.f[1];
-			d.df[0] = s.f[0];
+			fp_begin(c, &e);
+			{
+				__m128 b = ld_ps(&s); __m128d r;
+				FENCE_PS(b);
+				r = _mm_cvtps_pd(b);
+				FENCE_PS(r);
+				st_pd(&d, r);
+			}
 		}
 		fp_end(c, &e);
 		break;
-	case 0x5b:
+	case 0x5b: {
+		__m128 b;
+		__m128i r;
 		src_get(c, in, &s, 16, true);
+		b = ld_ps(&s);
+		fp_begin(c, &e);
+		FENCE_PS(b);
 		if (in->mandatory == 0) {            /* CVTDQ2PS */
-			fp_begin(c, &e);
-			for (int i = 0; i < 4; i++)
-				d.f[i] = (float)s.sd[i];
-			fp_end(c, &e);
+			__m128 f = _mm_cvtepi32_ps(_mm_castps_si128(b));
+			FENCE_PS(f);
+			st_ps(&d, f);
 		} else {                             /* CVTPS2DQ / CVTTPS2DQ */
-			for (int i = 0; i < 4; i++)
-				d.sd[i] = (int32_t)cvt_to_int(c, s.f[i], in->mandatory == 0xf3, 4);
+			r = in->mandatory == 0xf3 ? _mm_cvttps_epi32(b) : _mm_cvtps_epi32(b);
+			FENCE_PS(r);
+			_mm_storeu_si128((__m128i *)d.b, r);
 		}
+		fp_end(c, &e);
 		break;
+	}
 	case 0xe6:
 		if (in->mandatory == 0xf3) {         /* CVTDQ2PD */
+			__m128i b;
+			__m128d r;
 			src_get(c, in, &s, 8, false);
-			d.df[1] = s.sd[1];
-			d.df[0] = s.sd[0];
-		} else if (in->mandatory) {          /* CVTTPD2DQ / CVTPD2DQ */
+			b = _mm_loadu_si128((const __m128i *)s.b);
+			fp_begin(c, &e);
+			FENCE_PS(b);
+			r = _mm_cvtepi32_pd(b);
+			FENCE_PS(r);
+			st_pd(&d, r);
+			fp_end(c, &e);
+		} else if (in->mandatory) {          /* CVTTPD2DQ (66) / CVTPD2DQ (F2) */
+			__m128d b;
+			__m128i r;
 			src_get(c, in, &s, 16, true);
-			d.sd[0] = (int32_t)cvt_to_int(c, s.df[0], in->mandatory == 0x66, 4);
-			d.sd[1] = (int32_t)cvt_to_int(c, s.df[1], in->mandatory == 0x66, 4);
-			d.q[1] = 0;
+			b = ld_pd(&s);
+			fp_begin(c, &e);
+			FENCE_PS(b);
+			r = in->mandatory == 0x66 ? _mm_cvttpd_epi32(b) : _mm_cvtpd_epi32(b);
+			FENCE_PS(r);
+			_mm_storeu_si128((__m128i *)d.b, r);
+			fp_end(c, &e);
 		} else {
 			emu_raise_ud(c);
 		}

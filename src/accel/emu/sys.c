@@ -20,7 +20,7 @@ static void require_cpl0(struct emu_cpu *c)
 
 static inline bool canonical(uint64_t a)
 {
-	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 /* ---- loading CS ---- */

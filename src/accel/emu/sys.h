@@ -10,6 +10,10 @@ void emu_push(struct emu_cpu *cpu, uint64_t val, int size);
 uint64_t emu_pop(struct emu_cpu *cpu, int size);
 uint64_t emu_stack_peek(struct emu_cpu *cpu, uint64_t off, int size);
 void emu_jump(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t target);
+/* INC/DEC with their flags (CF kept). */
+uint64_t emu_incdec(struct emu_cpu *cpu, uint64_t v, int size, bool dec);
+/* Shift/rotate group 2 operation op (0-7) with flags. */
+uint64_t emu_shift_op(struct emu_cpu *cpu, int op, uint64_t v, unsigned cnt, int size);
 
 /*
  * Execute a system / far-transfer instruction.  Sets RIP itself.  Returns

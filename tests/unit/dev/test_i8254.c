@@ -84,6 +84,21 @@ static void test_mode0_oneshot(void **state)
 	assert_int_equal(c->f->irq_edges[0], 1);
 }
 
+static void test_min_period(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t period, left;
+
+	/* A count of 2 in mode 2 would be 1.7 us: stretched to 200 us. */
+	fake_pio_write(c->f, 0x43, 0x34, 1);
+	fake_pio_write(c->f, 0x40, 2, 1);
+	fake_pio_write(c->f, 0x40, 0, 1);
+	assert_true(fake_timer_first(&period, &left));
+	assert_int_equal(period, 200000);
+	fake_clock_advance(1000000);
+	assert_int_equal(c->f->irq_edges[0], 5);
+}
+
 static void test_counter_and_latch(void **state)
 {
 	struct ctx *c = *state;
@@ -190,13 +205,36 @@ static void test_reset_and_bad_io(void **state)
 	fake_pio_write(c->f, 0x43, 0xfe, 4);
 }
 
+/* A hostile guest: random control words and counts; never fatal. */
+static void test_hostile_guest(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t x = 0xd1b54a32d192ed03ULL;
+	int i;
+
+	for (i = 0; i < 200000; i++) {
+		uint16_t port;
+
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		port = (x & 7) < 5 ? 0x40 + (x & 3) : 0x61;
+		if (x & 0x100)
+			fake_pio_write(c->f, port, (uint32_t)(x >> 16), 1);
+		else
+			(void)fake_pio_read(c->f, port, 1);
+		if ((x & 0x3e00) == 0)
+			fake_clock_advance((x >> 20) & 0xfffff);
+	}
+	pit_reset(c->pit);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_mode2_irq0), T(test_mode0_oneshot), T(test_counter_and_latch),
+		T(test_mode2_irq0), T(test_mode0_oneshot), T(test_min_period), T(test_counter_and_latch),
 		T(test_readback), T(test_port61_channel2), T(test_gate_restart_mode2),
 		T(test_reset_and_bad_io),
+		T(test_hostile_guest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

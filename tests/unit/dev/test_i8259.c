@@ -225,6 +225,38 @@ static void test_reset(void **state)
 	assert_int_equal(fake_pio_read(c->f, 0x21, 1), 0x00);
 }
 
+/* A hostile guest: random bytes to every port, in every order; never fatal. */
+static void test_hostile_guest(void **state)
+{
+	static const uint16_t ports[] = { 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1 };
+	struct ctx *c = *state;
+	uint64_t x = 88172645463325252ULL;
+	int i;
+
+	for (i = 0; i < 200000; i++) {
+		uint16_t port;
+
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		port = ports[x % 6];
+		if (x & 0x100)
+			fake_pio_write(c->f, port, (uint32_t)(x >> 16), 1 << ((x >> 9) & 1));
+		else
+			(void)fake_pio_read(c->f, port, 1);
+		if ((x & 0xf000) == 0)
+			pic_set_irq(c->pic, (x >> 20) % 20, (x >> 30) & 1);
+		if ((x & 0xf0000) == 0)
+			(void)pic_ack(c->pic);
+	}
+	/* Still a working PIC after a re-initialisation. */
+	fake_pio_write(c->f, 0x4d0, 0, 1);
+	fake_pio_write(c->f, 0x4d1, 0, 1);
+	init_linux_style(c->f);
+	for (i = 0; i < 16; i++)
+		pic_set_irq(c->pic, i, 0);
+	pic_set_irq(c->pic, 5, 1);
+	assert_int_equal(pic_ack(c->pic), 0x35);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +269,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_specific_eoi_and_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_eoi_and_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_guest, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

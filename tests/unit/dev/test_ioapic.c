@@ -206,6 +206,32 @@ static void test_nmi_pin(void **state)
 	assert_false(lapic_take_nmi(c->apic[1]));
 }
 
+/* Virtual wire through the IOAPIC (MP spec §3.6.2.2): pin 0 in ExtINT mode. */
+static void test_extint_pin(void **state)
+{
+	struct ctx *c = *state;
+	struct fake_vm *f = c->f;
+	struct pic *pic;
+
+	assert_int_equal(pic_create(&f->vm, &pic), 0);
+	f->pic = pic;
+	fake_pio_write(f, 0x20, 0x11, 1);
+	fake_pio_write(f, 0x21, 0x08, 1);
+	fake_pio_write(f, 0x21, 0x04, 1);
+	fake_pio_write(f, 0x21, 0x01, 1);
+	fake_pio_write(f, 0x21, 0x00, 1);
+	/* LINT0 masked on every CPU: only the IOAPIC route remains. */
+	lwr(c->apic[0], 0x350, 0x10700);
+	set_rte(c, 0, (0ULL << 56) | (7 << 8));
+	vm_irq_set(&f->vm, 0, 1);
+	assert_int_equal(lapic_pending_vector(c->apic[0]), LAPIC_VECTOR_EXTINT);
+	assert_int_equal(lapic_accept(c->apic[0], LAPIC_VECTOR_EXTINT), 0x08);
+	assert_int_equal(lapic_pending_vector(c->apic[0]), -1);
+	assert_int_equal(lapic_pending_vector(c->apic[1]), -1);
+	f->pic = NULL;
+	pic_destroy(pic);
+}
+
 static void test_reset(void **state)
 {
 	struct ctx *c = *state;
@@ -217,6 +243,36 @@ static void test_reset(void **state)
 	assert_int_equal(lapic_pending_vector(c->apic[0]), -1);
 }
 
+/* A hostile guest: random register selects and values, never fatal. */
+static void test_hostile_guest(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	int i;
+
+	for (i = 0; i < 200000; i++) {
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		if (x & 1)
+			fake_mmio_write(c->f, IOAPIC_BASE + ((x >> 1) & 0xff), (uint32_t)(x >> 32));
+		else
+			(void)fake_mmio_read(c->f, IOAPIC_BASE + ((x >> 1) & 0xff));
+		if ((x & 0xf00) == 0)
+			vm_irq_set(&c->f->vm, (x >> 12) % 24, (x >> 20) & 1);
+		if ((x & 0xf000) == 0) {
+			int v = lapic_pending_vector(c->apic[(x >> 24) & 1]);
+
+			assert_true(v >= -1 && (v < 256 || v == LAPIC_VECTOR_EXTINT));
+			if (v >= 0)
+				lapic_accept(c->apic[(x >> 24) & 1], v);
+			lwr(c->apic[(x >> 24) & 1], 0xb0, 0);
+		}
+		if ((x & 0xff0000) == 0)
+			ioapic_eoi(c->io, (uint8_t)(x >> 40));
+	}
+	ioapic_reset(c->io);
+	assert_int_equal(io_rd(c, 0x10), 0x10000);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -224,7 +280,9 @@ int main(void)
 		T(test_registers), T(test_edge), T(test_masked_edge_latched),
 		T(test_level_remote_irr), T(test_level_unmask_delivers),
 		T(test_eoi_register), T(test_logical_and_lowest), T(test_nmi_pin),
+		T(test_extint_pin),
 		T(test_reset),
+		T(test_hostile_guest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -306,22 +306,23 @@ static void test_timer_periodic_and_poll(void **state)
 	struct ctx *c = *state;
 	struct lapic *a = c->apic[1];
 	uint64_t t0 = guest_tsc_now(&c->f->vm);
+	const uint64_t p = 500000 * 2;   /* 500 us in TSC ticks */
 	int n;
 
 	wr(a, 0x3e0, 0xb);         /* divide by 1 */
 	wr(a, 0x320, 0x20000 | 0x32);
-	wr(a, 0x380, 1000);        /* 1 us period = 2000 TSC ticks */
+	wr(a, 0x380, 500000);      /* 500 us period */
 	/* Polling by the vCPU fires without the event loop. */
-	assert_int_equal(lapic_timer_poll(a, t0 + 1999), t0 + 2000);
+	assert_int_equal(lapic_timer_poll(a, t0 + p - 1), t0 + p);
 	assert_int_equal(lapic_pending_vector(a), -1);
-	assert_int_equal(lapic_timer_poll(a, t0 + 2000), t0 + 4000);
+	assert_int_equal(lapic_timer_poll(a, t0 + p), t0 + 2 * p);
 	assert_int_equal(lapic_pending_vector(a), 0x32);
 	/* Missed periods collapse into one; the phase is kept. */
-	assert_int_equal(lapic_timer_poll(a, t0 + 9999), t0 + 10000);
+	assert_int_equal(lapic_timer_poll(a, t0 + 5 * p - 1), t0 + 5 * p);
 	lapic_accept(a, 0x32);
 	wr(a, 0xb0, 0);
-	/* The event loop fires the expiry at t0 + 10000 (5 us). */
-	fake_clock_advance(4999);
+	/* The event loop fires the expiry at t0 + 5p (2.5 ms). */
+	fake_clock_advance(2500000 - 1);
 	assert_int_equal(lapic_pending_vector(a), -1);
 	fake_clock_advance(1);
 	assert_int_equal(lapic_pending_vector(a), 0x32);
@@ -329,7 +330,7 @@ static void test_timer_periodic_and_poll(void **state)
 	wr(a, 0xb0, 0);
 	/* Event loop: 10 more periods give interrupts each time. */
 	for (n = 0; n < 10; n++) {
-		fake_clock_advance(1000);
+		fake_clock_advance(500000);
 		assert_int_equal(lapic_pending_vector(a), 0x32);
 		lapic_accept(a, 0x32);
 		wr(a, 0xb0, 0);
@@ -339,6 +340,11 @@ static void test_timer_periodic_and_poll(void **state)
 	fake_clock_advance(5000);
 	assert_int_equal(lapic_pending_vector(a), -1);
 	assert_true(rd(a, 0x390) > 0);
+	/* A 1 ns period is stretched to 200 us (no host thread spinning). */
+	wr(a, 0x320, 0x20000 | 0x32);
+	wr(a, 0x380, 1);
+	assert_int_equal(lapic_timer_poll(a, guest_tsc_now(&c->f->vm)),
+			 guest_tsc_now(&c->f->vm) + 400000);
 }
 
 static void test_timer_tsc_deadline(void **state)
@@ -441,19 +447,19 @@ static void test_state_roundtrip(void **state)
 	wr(c->apic[0], 0xd0, 0x04000000);
 	wr(c->apic[0], 0x3e0, 0xb);
 	wr(c->apic[0], 0x320, 0x20000 | 0x40);
-	wr(c->apic[0], 0x380, 5000);
+	wr(c->apic[0], 0x380, 500000);
 	fake_clock_advance(1000);
 	send_ipi(c->apic[0], 0, 0x77);
 	lapic_get_state(c->apic[0], &st);
-	assert_int_equal(*(uint32_t *)&st.regs[0x390], 4000);
+	assert_int_equal(*(uint32_t *)&st.regs[0x390], 499000);
 
 	lapic_reset(c->apic[3], false);
 	assert_int_equal(lapic_set_state(c->apic[3], &st), 0);
 	lapic_get_state(c->apic[3], &st2);
 	assert_memory_equal(st.regs, st2.regs, sizeof(st.regs));
 	assert_int_equal(lapic_pending_vector(c->apic[3]), 0x77);
-	fake_clock_advance(4000);
-	assert_int_equal(rd(c->apic[3], 0x390), 5000);
+	fake_clock_advance(499000);
+	assert_int_equal(rd(c->apic[3], 0x390), 500000);
 
 	/* A reserved timer mode is rejected without touching the APIC. */
 	*(uint32_t *)&st.regs[0x320] = 0x60000;
@@ -477,6 +483,54 @@ static void test_guest_tsc(void **state)
 	assert_int_equal(guest_tsc_now(vm), 0);
 }
 
+/* A hostile guest: random writes of every width to every offset; never fatal. */
+static void test_hostile_guest(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	int i;
+
+	for (i = 0; i < 300000; i++) {
+		struct lapic *a;
+		uint64_t v;
+		int len;
+
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		a = c->apic[(x >> 3) % NCPU];
+		len = 1 << ((x >> 6) & 3);
+		v = x * 0x2545f4914f6cdd1dULL;
+		/* keep the APIC software-enabled most of the time so IPIs flow */
+		if (((x >> 10) & 0xff0) == 0xf0)
+			v |= 0x100;
+		lapic_mmio(a, (x >> 10) & 0xfff, &v, len, (x >> 9) & 1);
+		if ((x & 0x7000) == 0) {
+			int vec = lapic_pending_vector(a);
+
+			assert_true(vec >= -1 && (vec < 256 || vec == LAPIC_VECTOR_EXTINT));
+			if (vec >= 0 && vec != LAPIC_VECTOR_EXTINT)
+				assert_int_equal(lapic_accept(a, vec), vec);
+		}
+		if ((x & 0x38000) == 0)
+			(void)lapic_set_base(a, x >> 20);
+		if ((x & 0x1c0000) == 0)
+			lapic_set_tsc_deadline(a, guest_tsc_now(&c->f->vm) + ((x >> 24) & 0xffff));
+		if ((x & 0xe00000) == 0)
+			fake_clock_advance((x >> 30) & 0xffff);
+		if ((x & 0x7000000) == 0) {
+			uint8_t sv;
+
+			(void)lapic_take_nmi(a);
+			(void)lapic_take_init_sipi(a, &sv);
+		}
+	}
+	for (i = 0; i < NCPU; i++) {
+		lapic_reset(c->apic[i], i == 0);
+		wr(c->apic[i], 0xf0, 0x1ff);
+		while (lapic_pending_vector(c->apic[i]) >= 0)
+			wr(c->apic[i], 0xb0, 0), lapic_accept(c->apic[i], lapic_pending_vector(c->apic[i]));
+	}
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -488,6 +542,7 @@ int main(void)
 		T(test_timer_oneshot), T(test_timer_periodic_and_poll),
 		T(test_timer_tsc_deadline), T(test_extint_from_pic), T(test_msi),
 		T(test_apic_base_msr), T(test_state_roundtrip), T(test_guest_tsc),
+		T(test_hostile_guest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -249,6 +249,9 @@ static void test_net_port_nat(void **state)
 	net_port_close(p);
 	assert_int_equal(net_port_open("nat,hostfwd=bogus", &p), -EINVAL);
 	assert_int_equal(net_port_open("carrier-pigeon", &p), -EINVAL);
+	assert_int_equal(net_port_open("nat,group=web", &p), -EINVAL);
+	assert_int_equal(net_port_open("switch=/nonexistent,hostfwd=tcp::1-:2", &p), -EINVAL);
+	assert_int_equal(net_port_open("tap=x,transport=shm", &p), -EINVAL);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }

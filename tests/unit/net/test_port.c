@@ -6,6 +6,7 @@
  * client floods.
  */
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,14 +123,16 @@ static size_t nports(const char *path)
 /* Receive with a deadline, through the fd, as an event loop would. */
 static ssize_t recv_wait(struct net_port *p, uint8_t *buf, int ms)
 {
-	for (int waited = 0; waited <= ms; waited += 10) {
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000;
+
+	do {
 		struct pollfd pf = { .fd = net_port_fd(p), .events = POLLIN };
 		ssize_t n = net_port_recv(p, buf, NET_FRAME_MAX);
 
 		if (n != -EAGAIN)
 			return n;
 		poll(&pf, 1, 10);
-	}
+	} while (now_ns() < end);
 	return -EAGAIN;
 }
 
@@ -177,7 +180,32 @@ static void test_shm_and_seqpacket(void **state)
 	exchange(a, b);
 	exchange(a, c);
 	exchange(c, b);
+	/* Busy-poll mode: same frames, no wake-ups asked for. */
+	net_port_set_busy_poll(b, true);
+	exchange(a, b);
+	net_port_set_busy_poll(b, false);
 	assert_int_equal(net_port_send(a, ma, NET_FRAME_MAX + 1), -EMSGSIZE);
+	/* A batch: all queued, one notification, all delivered in order. */
+	{
+		uint8_t f[3][100], got[NET_FRAME_MAX];
+		struct iovec iov[4];
+
+		for (int i = 0; i < 3; i++) {
+			frame_build(f[i], mb, ma, -1, 100);
+			f[i][50] = (uint8_t)i;
+			iov[i] = (struct iovec){ f[i], 60 + i };
+		}
+		iov[3] = (struct iovec){ f[0], NET_FRAME_MAX + 1 };
+		assert_int_equal(net_port_send_batch(a, iov, 3), 3);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(recv_wait(b, got, 2000), 60 + i);
+			assert_int_equal(got[50], i);
+		}
+		assert_int_equal(net_port_send_batch(a, iov + 3, 1), -EMSGSIZE);
+		assert_int_equal(net_port_send_batch(c, iov, 2), 2);
+		assert_int_equal(recv_wait(b, got, 2000), 60);
+		assert_int_equal(recv_wait(b, got, 2000), 61);
+	}
 	net_port_close(a);
 	net_port_close(b);
 	net_port_close(c);
@@ -477,28 +505,105 @@ static void test_hostile_ring(void **state)
 }
 
 
-/* A VM port backed straight by a tap device (root only). */
-static void test_net_port_tap(void **state)
+/* In a private network namespace: open a tap port, check it, close it. */
+static int tap_port_check(void)
 {
 	struct net_port *p, *q;
 	uint8_t mac[6], f[NET_FRAME_MAX];
 	char spec[64];
 
+	if (unshare(CLONE_NEWNET))
+		return 1;
+	if (net_port_open("tap=vtu0", &p))
+		return 2;
+	net_port_mac(p, mac);
+	if (mac[0] != NET_MAC_PREFIX0 || net_port_fd(p) < 0)
+		return 3;
+	if (net_port_recv(p, f, sizeof(f)) != -EAGAIN)
+		return 4;
+	/* Its MAC is taken on the host now. */
+	snprintf(spec, sizeof(spec), "tap=vtv0,mac=%02x:%02x:%02x:%02x:%02x:%02x",
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	if (net_port_open(spec, &q) != -EADDRINUSE)
+		return 5;
+	net_port_close(p);
+	return 0;
+}
+
+/* A VM port backed straight by a tap device (root only). */
+static void test_net_port_tap(void **state)
+{
+	pid_t pid;
+	int st;
+
 	if (geteuid() != 0) {
 		print_message("skipped: tap devices need root\n");
 		skip();
 	}
-	snprintf(spec, sizeof(spec), "tap=vtu%d", (int)getpid() % 100000);
-	assert_int_equal(net_port_open(spec, &p), 0);
-	net_port_mac(p, mac);
-	assert_int_equal(mac[0], NET_MAC_PREFIX0);
-	assert_true(net_port_fd(p) >= 0);
-	assert_int_equal(net_port_recv(p, f, sizeof(f)), -EAGAIN);
-	/* Its MAC is taken on the host now. */
-	snprintf(spec, sizeof(spec), "tap=vtv%d,mac=%02x:%02x:%02x:%02x:%02x:%02x",
-		 (int)getpid() % 100000, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-	assert_int_equal(net_port_open(spec, &q), -EADDRINUSE);
-	net_port_close(p);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(tap_port_check());
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/*
+ * Random scribbles on both rings of several ports, with kicks, while an
+ * honest port keeps talking: ports may be cut off, the switch must live
+ * and keep switching.
+ */
+static void test_hostile_ring_random(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t seed = 0x5eed;
+	struct net_port *good, *peer;
+
+	open_port(fx, ",name=good", &good);
+	open_port(fx, ",name=peer", &peer);
+	for (int round = 0; round < 20; round++) {
+		struct shm_area *area;
+		int fds[3], sock;
+		uint32_t id;
+
+		sock = raw_attach(fx, fds, &area, &id);
+		for (int i = 0; i < 200; i++) {
+			uint32_t v, slot;
+
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			v = (uint32_t)seed;
+			slot = (uint32_t)(seed >> 32) % SHM_RING_SLOTS;
+			switch (i % 4) {
+			case 0:
+				atomic_store(&area->to_switch.prod, v % (2 * SHM_RING_SLOTS));
+				break;
+			case 1:
+				memcpy(area->to_switch.slot[slot], &v, 4);
+				memset(area->to_switch.slot[slot] + 4, (int)v, 64);
+				break;
+			case 2:
+				atomic_store(&area->to_port.cons, v);
+				atomic_store(&area->to_port.waiting, v & 1);
+				break;
+			default:
+				kick(fds[1]);
+				break;
+			}
+		}
+		munmap(area, sizeof(*area));
+		for (int i = 0; i < 3; i++)
+			close(fds[i]);
+		close(sock);
+		exchange(good, peer);
+	}
+	net_port_close(good);
+	net_port_close(peer);
+	for (int i = 0; i < 100 && nports(fx->path) != 0; i++)
+		usleep(10000);
+	assert_int_equal(nports(fx->path), 0);
 }
 
 int main(void)
@@ -511,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_responsive_under_flood),
 		cmocka_unit_test(test_control_errors),
 		cmocka_unit_test(test_hostile_ring),
+		cmocka_unit_test(test_hostile_ring_random),
 		cmocka_unit_test(test_net_port_tap),
 	};
 

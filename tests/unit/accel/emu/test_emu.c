@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <cmocka.h>
 
+#include "accel/emu/cpu.h"
 #include "accel/emu/emu_test.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -307,6 +308,113 @@ static void test_max_insns_and_rip(void **unused)
 	assert_int_equal(st->rip, EMU_TEST_CODE_GVA);
 }
 
+/* ---- hostile code: random bytes never crash the interpreter ---- */
+
+static uint64_t fuzz_state = 0x243f6a8885a308d3ULL;
+
+static uint64_t fuzz_rnd(void)
+{
+	fuzz_state ^= fuzz_state >> 12;
+	fuzz_state ^= fuzz_state << 25;
+	fuzz_state ^= fuzz_state >> 27;
+	return fuzz_state * 2685821657736338717ULL;
+}
+
+static void test_random_code(void **unused)
+{
+	static const uint8_t common[] = { 0x0f, 0x66, 0xf2, 0xf3, 0x48, 0x4c, 0xf0, 0xd9, 0xdd, 0xdf };
+	uint8_t code[32];
+	int exc_seen = 0;
+
+	for (int iter = 0; iter < 20000; iter++) {
+		struct emu_test_state *st = new_state();
+		int exc;
+
+		for (size_t i = 0; i < sizeof(code); i++) {
+			uint64_t r = fuzz_rnd();
+			code[i] = (r & 3) == 0 ? common[(r >> 8) % sizeof(common)] : (uint8_t)(r >> 16);
+		}
+		for (int r = 0; r < 16; r++)
+			if (r != RSP)
+				st->gpr[r] = (fuzz_rnd() & 1) ? EMU_TEST_MEM_GVA + (fuzz_rnd() & 0xfff)
+							 : fuzz_rnd();
+		st->rflags = (fuzz_rnd() & 0xcd5) | 2;
+		exc = emu_test_run(st, code, sizeof(code), 64);
+		assert_true(exc >= -1 && exc < 32);
+		exc_seen += exc >= 0;
+	}
+	assert_true(exc_seen > 0);
+}
+
+/* ---- triple fault and real-mode delivery, on the CPU core directly ---- */
+
+static uint8_t flat_ram[64 * 1024] __attribute__((aligned(4096)));
+
+static void *flat_gpa_to_hva(struct emu_cpu *c, uint64_t gpa)
+{
+	return gpa < sizeof(flat_ram) ? flat_ram + gpa : NULL;
+}
+
+static struct emu_cpu *flat_cpu(void)
+{
+	static struct emu_cpu cpu;
+
+	memset(&cpu, 0, sizeof(cpu));
+	memset(flat_ram, 0, sizeof(flat_ram));
+	cpu.gpa_to_hva = flat_gpa_to_hva;
+	emu_cpu_reset(&cpu);
+	cpu.seg[S_CS].selector = 0;
+	cpu.seg[S_CS].base = 0;
+	cpu.poll_countdown = ~0u;
+	return &cpu;
+}
+
+static void test_triple_fault(void **unused)
+{
+	struct emu_cpu *c = flat_cpu();
+	int exc;
+
+	/* Protected mode with an empty IDT: #UD -> #GP (IDT limit) -> #DF -> shutdown. */
+	flat_ram[0x1000] = 0x0f;
+	flat_ram[0x1001] = 0x0b;        /* ud2 */
+	c->cr0 |= X86_CR0_PE;
+	c->seg[S_CS].db = 1;
+	c->seg[S_SS].db = 1;
+	emu_cpu_update_mode(c);
+	c->idt.limit = 0;
+	c->rip = 0x1000;
+	c->gpr[R_SP] = 0x8000;
+	assert_int_equal(emu_cpu_run(c, 100, false, &exc), 1);
+	assert_true(c->shutdown);
+	assert_int_equal(c->rip, 0x1000);
+}
+
+static void test_real_mode_int(void **unused)
+{
+	struct emu_cpu *c = flat_cpu();
+	static const uint8_t code[] = {
+		0xb8, 0x34, 0x12,       /* mov ax, 0x1234 */
+		0xcd, 0x21,             /* int 0x21 */
+		0x40,                   /* inc ax (after iret) */
+		0xf4,                   /* hlt */
+	};
+	static const uint8_t isr[] = { 0x43, 0xcf };   /* inc bx; iret */
+	int exc;
+
+	memcpy(flat_ram + 0x500, code, sizeof(code));
+	memcpy(flat_ram + 0x600, isr, sizeof(isr));
+	flat_ram[0x21 * 4] = 0x00;      /* IVT[0x21] = 0000:0600 */
+	flat_ram[0x21 * 4 + 1] = 0x06;
+	c->rip = 0x500;
+	c->gpr[R_SP] = 0x7000;
+	c->idt.limit = 0x3ff;
+	assert_int_equal(emu_cpu_run(c, 100, false, &exc), 0);
+	assert_true(c->halted);
+	assert_int_equal(c->gpr[R_AX], 0x1235);
+	assert_int_equal(c->gpr[R_BX], 1);
+	assert_int_equal(c->gpr[R_SP], 0x7000);
+}
+
 /* ---- differential test against the host CPU ---- */
 
 struct native_state {
@@ -530,6 +638,9 @@ int main(void)
 		cmocka_unit_test(test_movdqa_misaligned_gp),
 		cmocka_unit_test(test_x87),
 		cmocka_unit_test(test_max_insns_and_rip),
+		cmocka_unit_test(test_random_code),
+		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_real_mode_int),
 		cmocka_unit_test(test_differential),
 	};
 
