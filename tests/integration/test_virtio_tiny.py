@@ -170,3 +170,23 @@ def test_tiny_virtio_net_mac_in_use(vireo, accel):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_tiny_virtio_net_tap(vireo, accel):
+    """A host tap with 10.0.2.2 on it: the host kernel answers the ARP request."""
+    elf = tiny("virtio-net")
+    tap = f"vtv{os.getpid() % 100000}"
+    r = run(["ip", "tuntap", "add", "dev", tap, "mode", "tap"], timeout=10)
+    if r.returncode != 0:
+        pytest.skip(f"cannot create a tap device here: {r.stderr.strip()}")
+    try:
+        for cmd in (["ip", "addr", "add", "10.0.2.2/24", "dev", tap],
+                    ["ip", "link", "set", tap, "up"]):
+            assert run(cmd, timeout=10).returncode == 0
+        r = run([vireo, "run", "--accel", accel, "--kernel", elf, "--net", f"tap={tap}"],
+                timeout=120)
+        print(r.stdout, r.stderr)
+        assert "10.0.2.2 is at" in r.stdout
+        assert r.returncode == 51, r.stderr
+    finally:
+        run(["ip", "tuntap", "del", "dev", tap, "mode", "tap"], timeout=10)
