@@ -49,6 +49,7 @@ CMDLINE="console=ttyS0 panic=-1"
 
 vireo_cmd=("$BUILD/vireo" run --accel emu --memory "$MEM" --kernel "$KERNEL"
 	--initrd "$tmp/initrd.img" --cmdline "$CMDLINE" --disk "$tmp/disk.img,format=raw")
+# shellcheck disable=SC2054  # commas inside QEMU option values
 qemu_cmd=(qemu-system-x86_64 -M q35 -accel tcg -m "$MEM" -smp 1 -nodefaults
 	-no-user-config -nographic -serial stdio -no-reboot -kernel "$KERNEL"
 	-initrd "$tmp/initrd.img" -append "$CMDLINE"
@@ -64,7 +65,7 @@ one() {  # NAME CMD...: run once, append "test value" lines to $tmp/NAME
 	grep -q rand-write "$tmp/$name" || { echo "virtio-disk.sh: $name: no results" >&2; tail "$tmp/out" >&2; exit 1; }
 }
 
-for i in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
 	one vireo "${vireo_cmd[@]}"
 	one qemu "${qemu_cmd[@]}"
 done
