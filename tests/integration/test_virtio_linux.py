@@ -175,7 +175,7 @@ def vm(vireo, guest_dir, emu_ok, tmp_path_factory):
     v.img.write_bytes(b"READONLY".ljust(1 << 20, b"\0"))
     v.before = v.img.read_bytes()
     v.hport = free_port()
-    v.child = boot(vireo, ["--disk", f"{v.img},ro", "--net", f"nat,hostfwd=tcp:{v.hport}-:8080",
+    v.child = boot(vireo, ["--disk", f"{v.img},ro,serial=VIREO-RO-1", "--net", f"nat,hostfwd=tcp:{v.hport}-:8080",
                            "--console2", "--rng"])
     yield v
     assert poweroff(v.child) == 0
@@ -189,6 +189,8 @@ def test_disk_read_only(vm):
     assert st != 0, out
     out, st = shell(vm.child, "head -c 8 /dev/vda")
     assert "READONLY" in out
+    out, st = shell(vm.child, "cat /sys/block/vda/serial")    # GET_ID
+    assert out.strip() == "VIREO-RO-1", out
 
 
 def test_net_nat_dhcp_http_and_hostfwd(vm):
