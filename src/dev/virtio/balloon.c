@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -340,6 +341,7 @@ static void ctl_accept(int fd, uint32_t events, void *opaque)
 static int ctl_listen(struct vballoon *b, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
 	int err;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -348,21 +350,30 @@ static int ctl_listen(struct vballoon *b, const char *path)
 	b->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (b->listen_fd < 0)
 		return -errno;
-	unlink(path);
-	if (bind(b->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(b->listen_fd, 4)) {
+	/* A stale socket from an earlier run goes; any other file stays. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	/* Only this user may steer the balloon. */
+	if (bind(b->listen_fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = -errno;
-		close(b->listen_fd);
-		b->listen_fd = -1;
-		return err;
+		goto err_close;
+	}
+	if (chmod(path, 0600) || listen(b->listen_fd, 4)) {
+		err = -errno;
+		unlink(path);
+		goto err_close;
 	}
 	strcpy(b->sock_path, path);
 	err = evloop_add(b->loop, b->listen_fd, EPOLLIN, ctl_accept, b);
 	if (err) {
-		close(b->listen_fd);
-		b->listen_fd = -1;
 		unlink(path);
+		goto err_close;
 	}
+	return 0;
+
+err_close:
+	close(b->listen_fd);
+	b->listen_fd = -1;
 	return err;
 }
 

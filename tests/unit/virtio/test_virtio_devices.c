@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -191,6 +192,7 @@ static void test_balloon(void **state)
 {
 	struct fx *x = *state;
 	char sock[64], reply[1024];
+	struct stat sst;
 	uint64_t pfns, page, stats, rep;
 	uint32_t pfn;
 	uint8_t st[20];
@@ -199,6 +201,8 @@ static void test_balloon(void **state)
 	assert_int_equal(virtio_balloon_create(&x->f->vm, sock, true, &x->fe), 0);
 	start(x, 5, (1 << 1) | (1 << 5), 4);
 	assert_int_equal(vdrv_rd(&x->d, x->d.common + 0x12, 2), 4);
+	assert_int_equal(stat(sock, &sst), 0);
+	assert_int_equal(sst.st_mode & 0777, 0600);     /* this user only */
 	/* The monitor sets a target: num_pages changes, config interrupt. */
 	assert_int_equal(ctl(sock, "balloon 60\n", reply, sizeof(reply)), 0);
 	assert_string_equal(reply, "ok\n");
