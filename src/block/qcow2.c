@@ -1317,14 +1317,13 @@ static int qcow2_create(int fd, const char *path, const struct blk_create_opts *
 	if (err)
 		goto out;
 	tmp.path = (char *)(uintptr_t)path;
-	if (o->backing)
-		tmp.backing_name = (char *)(uintptr_t)o->backing;
-	err = qcow2_open(&tmp);
+	err = qcow2_open(&tmp);		/* reads the backing name back: tmp owns it */
 	if (err)
 		goto out;
 	err = qcow2_resize(&tmp, o->size);
 	qcow2_close(&tmp);
 out:
+	free(tmp.backing_name);
 	free(buf);
 	return err;
 }
