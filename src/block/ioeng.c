@@ -231,11 +231,12 @@ static void *pool_worker(void *arg)
 
 static int pool_init(struct ioeng *e)
 {
-	/* Two workers per CPU: enough to keep every core copying while some
-	 * block; more only adds context switches (measured with bench/disk.sh). */
+	/* At least 8 workers, two per CPU on bigger hosts: buffered writes
+	 * block in dirty-page throttling, so a few extra keep the CPUs busy;
+	 * many more only add context switches (measured with bench/disk.sh). */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned n = MIN(e->depth, MIN((unsigned)IOENG_MAX_THREADS,
-				       (unsigned)MAX(4L, 2 * (cpus > 0 ? cpus : 1))));
+				       (unsigned)MAX(8L, 2 * (cpus > 0 ? cpus : 1))));
 
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->work_cv, NULL);

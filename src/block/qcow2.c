@@ -189,7 +189,9 @@ int qcow2_rc_store(struct blk *b, uint64_t cluster, uint64_t v)
 	if (bi >= q->rt_entries || !(q->rt[bi] & QCOW2_RTE_OFFSET_MASK))
 		return -EIO;
 	rbo = q->rt[bi] & QCOW2_RTE_OFFSET_MASK;
-	err = qcache_get(&q->rb_cache, b->fd, q->cs, rbo, &rb);
+	err = rb_offset_valid(b, rbo);
+	if (!err)
+		err = qcache_get(&q->rb_cache, b->fd, q->cs, rbo, &rb);
 	if (err)
 		return err;
 	rb_entry_set(q, rb, cluster % q->rb_entries, v, &boff, &blen);
@@ -322,6 +324,8 @@ static int rt_grow(struct blk *b, uint64_t bi, uint64_t want_cluster)
 	err = blk_pwrite_full(b->fd, blocks, nb * q->cs, P << q->cluster_bits);
 	if (err)
 		goto out;
+	for (uint64_t c = P; c < end; c++)
+		drop_cached(q, c << q->cluster_bits);
 	for (uint64_t i = 0; i < new_entries; i++)
 		st_be64(&nrt[i], nrt[i]);	/* to disk order, in place */
 	err = blk_pwrite_full(b->fd, nrt, tc * q->cs, (P + nb) << q->cluster_bits);
@@ -393,6 +397,8 @@ static int rc_write_blocks(struct blk *b, const uint64_t *bis, uint64_t k, uint6
 	}
 	if (!err)
 		err = blk_pwrite_full(b->fd, blocks, k * q->cs, at << q->cluster_bits);
+	for (uint64_t j = 0; j < k; j++)
+		drop_cached(q, (at + j) << q->cluster_bits);
 	for (uint64_t j = 0; j < k && !err; j++) {
 		st_be64(&rte, (at + j) << q->cluster_bits);
 		err = blk_pwrite_full(b->fd, &rte, 8, q->rt_offset + bis[j] * 8);
