@@ -49,6 +49,8 @@ struct ioeng {
 	struct ioeng_req *queue_head, *queue_tail;	/* submitted, not started */
 	struct ioeng_req *done_list;			/* finished, not reaped */
 	bool stopping;
+	/* finished synchronously by the owner (ioeng_complete) */
+	struct ioeng_req *ready_head, *ready_tail;
 };
 
 /* Do (the rest of) one request synchronously; returns bytes or -errno. */
@@ -382,6 +384,35 @@ int ioeng_submit(struct ioeng *e, struct ioeng_req *r)
 	return 0;
 }
 
+void ioeng_complete(struct ioeng *e, struct ioeng_req *r, int res)
+{
+	r->res = res;
+	r->next = NULL;
+	if (e->ready_tail)
+		e->ready_tail->next = r;
+	else
+		e->ready_head = r;
+	e->ready_tail = r;
+	e->inflight++;
+	efd_signal(e);
+}
+
+static int ready_drain(struct ioeng *e)
+{
+	struct ioeng_req *r;
+	int ran = 0;
+
+	while ((r = e->ready_head)) {
+		e->ready_head = r->next;
+		if (!e->ready_head)
+			e->ready_tail = NULL;
+		e->inflight--;
+		r->done(r, r->res);
+		ran++;
+	}
+	return ran;
+}
+
 int ioeng_kick(struct ioeng *e)
 {
 	return e->has_ring ? ring_kick(e) : 0;
@@ -397,6 +428,7 @@ int ioeng_reap(struct ioeng *e, unsigned min)
 	for (;;) {
 		/* Reset before draining: a completion after this re-arms poll(). */
 		efd_reset(e);
+		ran += ready_drain(e);
 		if (e->has_ring) {
 			n = ring_drain(e);
 			if (n < 0)
