@@ -261,97 +261,125 @@ int qcow2_file_clusters(struct blk *b, uint64_t *n)
 }
 
 /*
+ * Plan a larger refcount table at cluster P (past everything in use): it
+ * must cover block index bi, its own clusters and the nb new refcount
+ * blocks those need.  Iterate to the fixed point (a few rounds at most).
+ */
+static int rt_grow_plan(struct qcow2 *q, uint64_t bi, uint64_t P, uint64_t *tc, uint64_t *nb)
+{
+	*tc = *nb = 0;
+	for (int iter = 0; iter < 16; iter++) {
+		uint64_t end = P + *nb + *tc, nnb = 0, need, ntc;
+
+		need = MAX(bi + 1, (end + q->rb_entries - 1) / q->rb_entries);
+		ntc = (need * 8 + q->cs - 1) / q->cs;
+		for (uint64_t i = P / q->rb_entries; i * q->rb_entries < end; i++)
+			if (i >= q->rt_entries || !q->rt[i])
+				nnb++;
+		if (ntc == *tc && nnb == *nb)
+			break;
+		*tc = ntc;
+		*nb = nnb;
+	}
+	return *tc * q->cs > QCOW2_MAX_RT_BYTES ? -EFBIG : 0;
+}
+
+/*
+ * Fill the new table (host order) and the new blocks (placed at [P, P+nb))
+ * so that every cluster in [P, end) has refcount 1, in a new block or,
+ * written through now, in an existing one.
+ */
+static int rt_grow_build(struct blk *b, uint64_t P, uint64_t end, uint64_t *nrt, uint8_t *blocks)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t k = 0, boff, blen;
+	int err;
+
+	memcpy(nrt, q->rt, q->rt_entries * sizeof(*nrt));
+	for (uint64_t i = P / q->rb_entries; i * q->rb_entries < end; i++)
+		if (i >= q->rt_entries || !q->rt[i])
+			nrt[i] = (P + k++) << q->cluster_bits;
+	for (uint64_t c = P; c < end; c++) {
+		uint64_t i = c / q->rb_entries;
+		if (i < q->rt_entries && q->rt[i]) {
+			err = qcow2_rc_store(b, c, 1);
+			if (err)
+				return err;
+		} else {
+			k = (nrt[i] >> q->cluster_bits) - P;
+			rb_entry_set(q, blocks + k * q->cs, c % q->rb_entries, 1, &boff, &blen);
+		}
+	}
+	return 0;
+}
+
+/* Write the table at `at`, sync, switch the header, free the old table. */
+static int rt_grow_switch(struct blk *b, uint64_t **nrt, uint64_t entries, uint64_t tc,
+			  uint64_t at)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t old_off = q->rt_offset, old_len = (uint64_t)q->rt_clusters * q->cs;
+	uint64_t *t = *nrt;
+	uint8_t hdr[12];
+	int err;
+
+	for (uint64_t i = 0; i < entries; i++)
+		st_be64(&t[i], t[i]);	/* to disk order, in place */
+	err = blk_pwrite_full(b->fd, t, tc * q->cs, at << q->cluster_bits);
+	for (uint64_t i = 0; i < entries; i++)
+		t[i] = ld_be64(&t[i]);
+	if (!err && fdatasync(b->fd) < 0)
+		err = -errno;
+	if (err)
+		return err;
+	st_be64(hdr, at << q->cluster_bits);
+	st_be32(hdr + 8, tc);
+	err = qcow2_header_write(b, QH_RT_OFFSET, hdr, 12);
+	if (err)
+		return err;
+	free(q->rt);
+	q->rt = t;
+	*nrt = NULL;
+	q->rt_entries = entries;
+	q->rt_offset = at << q->cluster_bits;
+	q->rt_clusters = tc;
+	return qcow2_rc_update(b, old_off, old_len, -1);
+}
+
+/*
  * The refcount table is too small for block index `bi`: write a larger one
  * (and refcount blocks for its own clusters) past the end of the file, then
- * switch the header to it.
+ * switch the header to it (copy-on-write, "Host cluster management").
  */
 static int rt_grow(struct blk *b, uint64_t bi, uint64_t want_cluster)
 {
 	struct qcow2 *q = Q(b);
-	uint64_t P, tc = 0, nb = 0, new_entries = 0, end, *nrt = NULL;
-	uint8_t *blocks = NULL, hdr[12];
+	uint64_t P, tc, nb, *nrt = NULL;
+	uint8_t *blocks = NULL;
 	int err;
 
 	err = qcow2_file_clusters(b, &P);
 	if (err)
 		return err;
 	P = MAX(P, want_cluster + 1);
-	for (int iter = 0; iter < 16; iter++) {
-		uint64_t ntc, nnb = 0, need;
-		end = P + nb + tc;
-		need = MAX(bi + 1, (end + q->rb_entries - 1) / q->rb_entries);
-		ntc = (need * 8 + q->cs - 1) / q->cs;
-		for (uint64_t i = P / q->rb_entries; i * q->rb_entries < end; i++)
-			if (i >= q->rt_entries || !q->rt[i])
-				nnb++;
-		if (ntc == tc && nnb == nb)
-			break;
-		tc = ntc;
-		nb = nnb;
-	}
-	new_entries = tc * q->cs / 8;
-	if (tc * q->cs > QCOW2_MAX_RT_BYTES) {
+	if (rt_grow_plan(q, bi, P, &tc, &nb)) {
 		log_warnx("%s: refcount table would exceed %u MiB", b->path,
 			  QCOW2_MAX_RT_BYTES >> 20);
 		return -EFBIG;
 	}
-	nrt = calloc(new_entries, sizeof(*nrt));
+	nrt = calloc(tc * q->cs / 8, sizeof(*nrt));
 	blocks = calloc(nb ? nb : 1, q->cs);
 	if (!nrt || !blocks) {
 		err = -ENOMEM;
 		goto out;
 	}
-	memcpy(nrt, q->rt, q->rt_entries * sizeof(*nrt));
-	end = P + nb + tc;
-	{
-		uint64_t k = 0;
-		for (uint64_t i = P / q->rb_entries; i * q->rb_entries < end; i++)
-			if (i >= q->rt_entries || !q->rt[i])
-				nrt[i] = (P + k++) << q->cluster_bits;
-	}
-	/* Refcount 1 for every new cluster, in a new block or an existing one. */
-	for (uint64_t c = P; c < end; c++) {
-		uint64_t i = c / q->rb_entries, boff, blen;
-		if (i < q->rt_entries && q->rt[i]) {
-			err = qcow2_rc_store(b, c, 1);
-			if (err)
-				goto out;
-		} else {
-			uint64_t k = (nrt[i] >> q->cluster_bits) - P;
-			rb_entry_set(q, blocks + k * q->cs, c % q->rb_entries, 1, &boff, &blen);
-		}
-	}
-	err = blk_pwrite_full(b->fd, blocks, nb * q->cs, P << q->cluster_bits);
-	if (err)
-		goto out;
-	for (uint64_t c = P; c < end; c++)
+	err = rt_grow_build(b, P, P + nb + tc, nrt, blocks);
+	if (!err)
+		err = blk_pwrite_full(b->fd, blocks, nb * q->cs, P << q->cluster_bits);
+	for (uint64_t c = P; c < P + nb + tc; c++)
 		drop_cached(q, c << q->cluster_bits);
-	for (uint64_t i = 0; i < new_entries; i++)
-		st_be64(&nrt[i], nrt[i]);	/* to disk order, in place */
-	err = blk_pwrite_full(b->fd, nrt, tc * q->cs, (P + nb) << q->cluster_bits);
-	for (uint64_t i = 0; i < new_entries; i++)
-		nrt[i] = ld_be64(&nrt[i]);
-	if (err)
-		goto out;
-	if (fdatasync(b->fd) < 0) {
-		err = -errno;
-		goto out;
-	}
-	st_be64(hdr, (P + nb) << q->cluster_bits);
-	st_be32(hdr + 8, tc);
-	err = qcow2_header_write(b, QH_RT_OFFSET, hdr, 12);
-	if (err)
-		goto out;
-	{
-		uint64_t old_off = q->rt_offset, old_len = (uint64_t)q->rt_clusters * q->cs;
-		free(q->rt);
-		q->rt = nrt;
-		nrt = NULL;
-		q->rt_entries = new_entries;
-		q->rt_offset = (P + nb) << q->cluster_bits;
-		q->rt_clusters = tc;
-		err = qcow2_rc_update(b, old_off, old_len, -1);
-	}
+	if (!err)
+		err = rt_grow_switch(b, &nrt, tc * q->cs / 8, tc, P + nb);
 out:
 	free(nrt);
 	free(blocks);

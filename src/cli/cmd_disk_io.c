@@ -275,62 +275,86 @@ static int bench_run(struct bench *bn)
 	return bn->err;
 }
 
-int disk_cmd_bench(int argc, char **argv)
+/* Options in qemu-img bench's spelling; returns 0 or 2 (usage). */
+static int bench_parse(int argc, char **argv, struct bench *bn, enum ioeng_kind *kind,
+		       unsigned *depth)
 {
-	struct bench bn = { .count = 75000, .bufsize = 4096 };
-	enum ioeng_kind kind = IOENG_AUTO;
-	unsigned depth = 64;
-	uint64_t t0, v;
-	int c, err;
+	uint64_t v;
+	int c;
 
 	optind = 1;
 	while ((c = getopt(argc, argv, "c:d:s:S:o:we:")) != -1) {
 		if (c == 'w') {
-			bn.write = true;
+			bn->write = true;
 			continue;
 		}
 		if (c == 'e') {
-			kind = !strcmp(optarg, "uring") ? IOENG_URING :
-			       !strcmp(optarg, "threads") ? IOENG_THREADS : IOENG_AUTO;
+			*kind = !strcmp(optarg, "uring") ? IOENG_URING :
+				!strcmp(optarg, "threads") ? IOENG_THREADS : IOENG_AUTO;
 			continue;
 		}
 		if (c == '?' || parse_size(optarg, 1, &v))
 			return 2;
 		switch (c) {
-		case 'c': bn.count = v; break;
-		case 'd': depth = v; break;
-		case 's': bn.bufsize = v; break;
-		case 'S': bn.step = v; break;
-		case 'o': bn.offset = v; break;
+		case 'c': bn->count = v; break;
+		case 'd': *depth = v; break;
+		case 's': bn->bufsize = v; break;
+		case 'S': bn->step = v; break;
+		case 'o': bn->offset = v; break;
 		}
 	}
-	if (optind != argc - 1 || !depth || depth > 1024 || !bn.bufsize ||
-	    bn.bufsize % BLK_SECTOR_SIZE || bn.bufsize > 64 * MiB) {
+	if (optind != argc - 1 || !*depth || *depth > 1024 || !bn->bufsize ||
+	    bn->bufsize % BLK_SECTOR_SIZE || bn->bufsize > 64 * MiB || bn->offset % BLK_SECTOR_SIZE) {
 		fprintf(stderr, "usage: vireo disk bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] "
 			"[-o OFFSET] [-w] [-e auto|uring|threads] IMAGE\n");
 		return 2;
 	}
-	if (!bn.step)
-		bn.step = bn.bufsize;
+	if (!bn->step)
+		bn->step = bn->bufsize;
+	return 0;
+}
+
+static int bench_setup(struct bench *bn, enum ioeng_kind kind, unsigned depth)
+{
+	int err;
+
+	bn->size = blk_size(bn->b);
+	if (bn->bufsize > bn->size || bn->offset > bn->size - bn->bufsize)
+		return -EINVAL;
+	err = ioeng_create(kind, depth, &bn->eng);
+	if (err)
+		return err;
+	bn->slots = calloc(depth, sizeof(*bn->slots));
+	bn->free_slots = calloc(depth, sizeof(*bn->free_slots));
+	bn->bufs = aligned_alloc(4096, ALIGN_UP(depth * bn->bufsize, 4096ULL));
+	if (!bn->slots || !bn->free_slots || !bn->bufs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < depth; i++) {
+		bn->slots[i].bench = bn;
+		bn->slots[i].idx = i;
+		bn->free_slots[bn->nfree++] = i;
+	}
+	memset(bn->bufs, 0xa5, depth * bn->bufsize);
+	return 0;
+}
+
+int disk_cmd_bench(int argc, char **argv)
+{
+	struct bench bn = { .count = 75000, .bufsize = 4096 };
+	enum ioeng_kind kind = IOENG_AUTO;
+	unsigned depth = 64;
+	uint64_t t0;
+	int err;
+
+	if (bench_parse(argc, argv, &bn, &kind, &depth))
+		return 2;
 	err = blk_open(argv[optind], BLK_FORMAT_AUTO, bn.write ? 0 : BLK_OPEN_RDONLY, &bn.b);
 	if (err) {
 		fprintf(stderr, "vireo disk bench: %s: %s\n", argv[optind], strerror(-err));
 		return 1;
 	}
-	bn.size = blk_size(bn.b);
-	err = ioeng_create(kind, depth, &bn.eng);
-	bn.slots = calloc(depth, sizeof(*bn.slots));
-	bn.free_slots = calloc(depth, sizeof(*bn.free_slots));
-	for (unsigned i = 0; bn.slots && bn.free_slots && i < depth; i++) {
-		bn.slots[i].bench = &bn;
-		bn.slots[i].idx = i;
-		bn.free_slots[bn.nfree++] = i;
-	}
-	bn.bufs = aligned_alloc(4096, ALIGN_UP(depth * bn.bufsize, 4096ULL));
-	if (!err && (!bn.slots || !bn.free_slots || !bn.bufs))
-		err = -ENOMEM;
+	err = bench_setup(&bn, kind, depth);
 	if (!err) {
-		memset(bn.bufs, 0xa5, depth * bn.bufsize);
 		printf("Sending %" PRIu64 " %s requests, %" PRIu64 " bytes each, %u in parallel "
 		       "(engine %s)\n", bn.count, bn.write ? "write" : "read", bn.bufsize, depth,
 		       ioeng_name(bn.eng));
