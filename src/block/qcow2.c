@@ -29,19 +29,14 @@
 
 /* ---- table cache ------------------------------------------------------ */
 
-static int qcache_init(struct qcache *c, unsigned n, uint64_t cs)
+/* Slots get their buffer on first use: a deep chain of idle images costs
+ * little, and no header can make us reserve more than n clusters each. */
+static int qcache_init(struct qcache *c, unsigned n)
 {
 	c->n = n;
 	c->tick = 0;
 	c->slots = calloc(n, sizeof(*c->slots));
-	if (!c->slots)
-		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++) {
-		c->slots[i].data = malloc(cs);
-		if (!c->slots[i].data)
-			return -ENOMEM;
-	}
-	return 0;
+	return c->slots ? 0 : -ENOMEM;
 }
 
 static void qcache_free(struct qcache *c)
@@ -78,6 +73,8 @@ static int qcache_get(struct qcache *c, int fd, uint64_t cs, uint64_t off, uint8
 	struct qcache_slot *s = qcache_victim(c, off);
 	int err;
 
+	if (!s->data && !(s->data = malloc(cs)))
+		return -ENOMEM;
 	if (s->off != off) {
 		s->off = 0;
 		err = blk_pread_full(fd, s->data, cs, off);
@@ -95,6 +92,10 @@ static void qcache_put(struct qcache *c, uint64_t cs, uint64_t off, const void *
 {
 	struct qcache_slot *s = qcache_victim(c, off);
 
+	if (!s->data && !(s->data = malloc(cs))) {
+		s->off = 0;
+		return;		/* not cached: the next get reads it back */
+	}
 	memcpy(s->data, data, cs);
 	s->off = off;
 	s->used = ++c->tick;
@@ -1218,9 +1219,9 @@ static int qcow2_setup(struct blk *b, uint64_t fsize)
 	unsigned n = MAX(16u, MIN(1024u, (unsigned)((8 * MiB) >> q->cluster_bits)));
 	int err;
 
-	err = qcache_init(&q->l2_cache, n, q->cs);
+	err = qcache_init(&q->l2_cache, n);
 	if (!err)
-		err = qcache_init(&q->rb_cache, MAX(4u, n / 4), q->cs);
+		err = qcache_init(&q->rb_cache, MAX(4u, n / 4));
 	if (err)
 		return err;
 	q->cbuf = malloc(q->cs);
@@ -1260,7 +1261,7 @@ static int qcow2_open(struct blk *b)
 	err = blk_file_size(b->fd, &fsize);
 	if (err)
 		goto err_close;
-	hdr = calloc(1, 1u << QCOW2_MAX_CLUSTER_BITS);
+	hdr = calloc(1, QCOW2_HDR_LEN);
 	if (!hdr) {
 		err = -ENOMEM;
 		goto err_close;
@@ -1268,8 +1269,12 @@ static int qcow2_open(struct blk *b)
 	err = blk_pread_zfill(b->fd, hdr, QCOW2_HDR_LEN, 0);
 	if (!err)
 		err = parse_header(b, hdr, fsize);
-	if (!err)
-		err = blk_pread_zfill(b->fd, hdr, Q(b)->cs, 0);
+	if (!err) {
+		/* Now that the cluster size is known and checked: the whole cluster. */
+		free(hdr);
+		hdr = calloc(1, q->cs);
+		err = hdr ? blk_pread_zfill(b->fd, hdr, q->cs, 0) : -ENOMEM;
+	}
 	if (!err)
 		err = check_tables(b, fsize);
 	if (!err && q->version >= 3) {
