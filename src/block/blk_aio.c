@@ -27,15 +27,36 @@ static int drain(struct ioeng *e)
 	return 0;
 }
 
+/*
+ * A slow-path write may free host clusters (copy-on-write away from a
+ * shared, compressed or preallocated-zero cluster) only where this layer
+ * already allocates something; writes into unallocated ranges free
+ * nothing and need not wait.
+ */
+static int may_free(struct blk *b, uint64_t off, uint64_t len)
+{
+	struct blk_extent ext;
+
+	for (uint64_t end = off + len; off < end; off += ext.len) {
+		memset(&ext, 0, sizeof(ext));
+		if (b->drv->block_status(b, off, end - off, &ext) || !ext.len)
+			return 1;
+		if (ext.status & BLK_STATUS_ALLOCATED)
+			return 1;
+	}
+	return 0;
+}
+
 static int aio_slow(struct blk *b, struct ioeng *e, struct blk_aio *a)
 {
-	int err;
+	int err = 0;
 
 	switch (a->op) {
 	case BLK_AIO_READ:
 		return blk_read(b, a->buf, a->off, a->len);
 	case BLK_AIO_WRITE:
-		err = drain(e);
+		if (may_free(b, a->off, a->len))
+			err = drain(e);
 		return err ? err : blk_write(b, a->buf, a->off, a->len);
 	case BLK_AIO_DISCARD:
 		err = drain(e);

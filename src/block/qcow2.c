@@ -379,6 +379,7 @@ static int rt_grow(struct blk *b, uint64_t bi, uint64_t want_cluster)
 		err = blk_pwrite_full(b->fd, blocks, nb * q->cs, P << q->cluster_bits);
 	for (uint64_t c = P; c < P + nb + tc; c++)
 		drop_cached(q, c << q->cluster_bits);
+	q->file_end = MAX(q->file_end, (P + nb + tc) << q->cluster_bits);
 	if (!err)
 		err = rt_grow_switch(b, &nrt, tc * q->cs / 8, tc, P + nb);
 out:
@@ -428,6 +429,7 @@ static int rc_write_blocks(struct blk *b, const uint64_t *bis, uint64_t k, uint6
 		err = blk_pwrite_full(b->fd, blocks, k * q->cs, at << q->cluster_bits);
 	for (uint64_t j = 0; j < k; j++)
 		drop_cached(q, (at + j) << q->cluster_bits);
+	q->file_end = MAX(q->file_end, (at + k) << q->cluster_bits);
 	for (uint64_t j = 0; j < k && !err; j++) {
 		st_be64(&rte, (at + j) << q->cluster_bits);
 		err = blk_pwrite_full(b->fd, &rte, 8, q->rt_offset + bis[j] * 8);
@@ -754,6 +756,49 @@ static int qcow2_read(struct blk *b, void *buf, uint64_t off, size_t len)
 }
 
 /* Write [in, in+n) of guest cluster gc. */
+/* Does guest cluster gc, whose L2 entry is e, read as all zeros? */
+static bool source_is_zero(struct blk *b, uint64_t gc, uint64_t e)
+{
+	struct qcow2 *q = Q(b);
+
+	if (e & QCOW2_OFLAG_COMPRESSED)
+		return false;
+	if ((e & QCOW2_OFLAG_ZERO) && q->version >= 3)
+		return true;
+	if (e & QCOW2_L2E_OFFSET_MASK)
+		return false;
+	if (b->backing)
+		return (gc << q->cluster_bits) >= blk_size(b->backing);
+	return true;	/* no backing (or not opened): reads as zeros */
+}
+
+/* Copy-on-write of guest cluster gc (entry e) into a new cluster. */
+static int write_cow(struct blk *b, uint64_t gc, uint64_t e, uint64_t in, uint64_t n,
+		     const uint8_t *src, uint64_t *noff)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t fresh = q->file_end;
+	int err;
+
+	err = qcow2_alloc_clusters(b, 1, noff);
+	if (err)
+		return err;
+	/*
+	 * Past everything ever written, the file is a hole: when the old
+	 * contents are zeros, writing the new bytes alone is enough.
+	 */
+	if (*noff >= fresh && source_is_zero(b, gc, e))
+		return blk_pwrite_full(b->fd, src, n, *noff + in);
+	if (n < q->cs) {
+		err = read_piece(b, gc, e, 0, q->cs, q->wbuf);
+		if (err)
+			return err;
+	}
+	memcpy(q->wbuf + in, src, n);
+	return blk_pwrite_full(b->fd, q->wbuf, q->cs, *noff);
+}
+
+/* Write [in, in+n) of guest cluster gc. */
 static int write_piece(struct blk *b, uint64_t gc, uint64_t in, uint64_t n, const uint8_t *src)
 {
 	struct qcow2 *q = Q(b);
@@ -771,26 +816,7 @@ static int write_piece(struct blk *b, uint64_t gc, uint64_t in, uint64_t n, cons
 		err = qcow2_l2_offset_check(b, host, "data cluster");
 		return err ? err : blk_pwrite_full(b->fd, src, n, host + in);
 	}
-	/* Copy-on-write: build the whole new cluster, then allocate. */
-	if (n < q->cs) {
-		uint8_t *tmp = malloc(q->cs);
-		if (!tmp)
-			return -ENOMEM;
-		err = read_piece(b, gc, e, 0, q->cs, tmp);
-		if (err) {
-			free(tmp);
-			return err;
-		}
-		memcpy(tmp + in, src, n);
-		memcpy(q->cbuf, tmp, q->cs);
-		free(tmp);
-	} else {
-		memcpy(q->cbuf, src, q->cs);
-	}
-	err = qcow2_alloc_clusters(b, 1, &noff);
-	if (err)
-		return err;
-	err = blk_pwrite_full(b->fd, q->cbuf, q->cs, noff);
+	err = write_cow(b, gc, e, in, n, src, &noff);
 	if (err)
 		return err;
 	/* alloc may have evicted our table from the cache: reload it. */
@@ -1225,8 +1251,9 @@ static int qcow2_setup(struct blk *b, uint64_t fsize)
 	if (err)
 		return err;
 	q->cbuf = malloc(q->cs);
+	q->wbuf = malloc(q->cs);
 	q->zbuf = malloc(2 * q->cs);
-	if (!q->cbuf || !q->zbuf)
+	if (!q->cbuf || !q->wbuf || !q->zbuf)
 		return -ENOMEM;
 	return load_tables(b);
 }
@@ -1242,6 +1269,7 @@ static void qcow2_close(struct blk *b)
 	free(q->l1);
 	free(q->rt);
 	free(q->cbuf);
+	free(q->wbuf);
 	free(q->zbuf);
 	free(q);
 	b->priv = NULL;
