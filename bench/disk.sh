@@ -7,7 +7,7 @@
 # Prints one line per case with both times and the ratio qemu/vireo
 # (> 1.0: Vireo is faster).  qcow2 also gets a 4 KiB allocating-write case
 # on a fresh image (copy-on-write and refcount updates on every request).
-# Env: COUNT4K (default 100000), COUNT1M (2000), COUNTALLOC (8000),
+# Env: COUNT4K (default 100000), COUNT1M (8000), COUNTALLOC (8000),
 # DEPTH (32), FORMATS ("qcow2 raw"), SIZE (512M), RUNS (3: best of).
 # The image is filled with data first, so both tools measure allocated
 # clusters (the case a running guest's disk settles into).
@@ -17,7 +17,7 @@ build=${1:-$repo/build}
 dir=${2:-$(mktemp -d /tmp/vireo-bench.XXXXXX)}
 V="$build/vireo"
 COUNT4K=${COUNT4K:-100000}
-COUNT1M=${COUNT1M:-2000}
+COUNT1M=${COUNT1M:-8000}
 COUNTALLOC=${COUNTALLOC:-8000}
 DEPTH=${DEPTH:-32}
 FORMATS=${FORMATS:-"qcow2 raw"}
@@ -50,20 +50,20 @@ run_case() {	# name fmt img args...   best of $RUNS alternating runs each
 
 # Allocating writes: a fresh, empty image for every run of each tool.
 run_alloc_case() {	# fmt
-	fmt=$1 img="$dir/alloc.$1"
+	afmt=$1 aimg="$dir/alloc.$1"
 	qs="" vs=""
 	for _ in $(seq "$RUNS"); do
-		rm -f "$img"; qemu-img create -q -f "$fmt" "$img" "$SIZE"; sync
-		qs="$qs $(qemu-img bench -f "$fmt" -d "$DEPTH" -w -c "$COUNTALLOC" -s 4096 -S "$STEP" "$img" | secs)"
-		rm -f "$img"; qemu-img create -q -f "$fmt" "$img" "$SIZE"; sync
-		vs="$vs $("$V" disk bench -d "$DEPTH" -w -c "$COUNTALLOC" -s 4096 -S "$STEP" "$img" | secs)"
-		qemu-img check -q -f "$fmt" "$img" || { echo "bench: vireo left $img inconsistent" >&2; exit 1; }
+		rm -f "$aimg"; qemu-img create -q -f "$afmt" "$aimg" "$SIZE"; sync
+		qs="$qs $(qemu-img bench -f "$afmt" -d "$DEPTH" -w -c "$COUNTALLOC" -s 4096 -S "$STEP" "$aimg" | secs)"
+		rm -f "$aimg"; qemu-img create -q -f "$afmt" "$aimg" "$SIZE"; sync
+		vs="$vs $("$V" disk bench -d "$DEPTH" -w -c "$COUNTALLOC" -s 4096 -S "$STEP" "$aimg" | secs)"
+		qemu-img check -q -f "$afmt" "$aimg" || { echo "bench: vireo left $img inconsistent" >&2; exit 1; }
 	done
-	rm -f "$img"
+	rm -f "$aimg"
 	q=$(echo $qs | tr ' ' '\n' | min)
 	v=$(echo $vs | tr ' ' '\n' | min)
 	ratio=$(awk -v q="$q" -v v="$v" 'BEGIN { printf "%.2f", (v > 0 ? q / v : 0) }')
-	printf "%-6s %-22s qemu-img %8.3fs   vireo %8.3fs   ratio %s\n" "$fmt" "4k-alloc-write" "$q" "$v" "$ratio"
+	printf "%-6s %-22s qemu-img %8.3fs   vireo %8.3fs   ratio %s\n" "$afmt" "4k-alloc-write" "$q" "$v" "$ratio"
 }
 
 fill="$dir/fill.raw"
@@ -77,7 +77,7 @@ for fmt in $FORMATS; do
 	run_case "4k-randwrite" "$fmt" "$img" -w -c "$COUNT4K" -s 4096 -S "$STEP"
 	run_case "1m-seqread" "$fmt" "$img" -c "$COUNT1M" -s 1M -S 1M
 	run_case "1m-seqwrite" "$fmt" "$img" -w -c "$COUNT1M" -s 1M -S 1M
-	[ "$fmt" = qcow2 ] && run_alloc_case "$fmt"
+	if [ "$fmt" = qcow2 ]; then run_alloc_case "$fmt"; fi
 	qemu-img check -q -f "$fmt" "$img" 2>/dev/null || [ "$fmt" = raw ]
 	rm -f "$img"
 done
