@@ -96,6 +96,12 @@ def test_sigkill_vhd_writer(tmp_path):
     data = tmp_path / "data.bin"
     make_data(data, 2 << 20, seed=98)
     sp = tmp_path / "s.txt"
+    cal = tmp_path / "cal.vhd"
+    vireo("disk", "create", "-f", "vhd", cal, str(SIZE))
+    _, script = make_script(rng, data, nwrites=60)
+    t0 = time.monotonic()
+    vireo("disk", "io", cal, input=script)
+    runtime = max(time.monotonic() - t0, 0.01)
     killed = 0
     for trial in range(40):
         img = tmp_path / f"t{trial % 2}.vhd"
@@ -105,7 +111,7 @@ def test_sigkill_vhd_writer(tmp_path):
               img, str(SIZE))
         writes, script = make_script(rng, data, nwrites=60)
         sp.write_text(script)
-        acked, rc = run_writer(img, sp, rng.uniform(0, 0.05))
+        acked, rc = run_writer(img, sp, rng.uniform(0, runtime * 1.1))
         killed += rc == -signal.SIGKILL
         chk = vireo("disk", "check", "--json", img, check=False)
         assert chk.returncode == 0, f"trial {trial}: {chk.stdout}{chk.stderr}"
@@ -113,4 +119,4 @@ def test_sigkill_vhd_writer(tmp_path):
         r = vireo("disk", "io", img, input=verify, check=False)
         assert r.returncode == 0, f"trial {trial}: acknowledged write lost\n{r.stdout}{r.stderr}"
         assert qemu_img("info", "-f", "vpc", img, check=False).returncode == 0
-    assert killed >= 10
+    assert killed >= 40 // 3, f"only {killed} of 40 writers were killed mid-run"
