@@ -225,7 +225,10 @@ static void *pool_worker(void *arg)
 		pthread_mutex_lock(&e->lock);
 		r->next = e->done_list;
 		e->done_list = r;
-		efd_signal(e);
+		/* Only the first completion of a batch wakes the owner: it drains
+		 * the whole list, and resets the eventfd before draining. */
+		if (!r->next)
+			efd_signal(e);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
