@@ -135,10 +135,11 @@ int blk_format_parse(const char *name, enum blk_format *out) WUR;
 int blk_probe(const char *path, enum blk_format *out) WUR;
 
 /*
- * Open the image at `path`.  fmt AUTO probes; an explicit format is checked
- * against the file's magic only to refuse opening a qcow2/VHD as raw by
- * accident when fmt is AUTO.  Backing files are opened read-only, with the
- * format the image records or probed, relative to the image's directory;
+ * Open the image at `path`.  fmt AUTO probes the magic (qcow2, VHD, else
+ * raw); an explicit format is used as given (a qcow2 file opened as raw
+ * shows its bytes).  Backing files are opened read-only, with the format
+ * the image records (qcow2 always records it) or probed, relative to the
+ * image's directory;
  * a chain longer than BLK_MAX_CHAIN or revisiting a file is -ELOOP.
  * On success *out owns the file and the chain; release with blk_close().
  */
