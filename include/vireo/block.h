@@ -256,9 +256,11 @@ int blk_copy(struct blk *src, struct blk *dst, bool top_only,
 
 /*
  * Merge the top image into its backing file: every range the top allocates
- * is written into the backing image, reopened read-write.  Images above the
- * backing that share it see the change too.
+ * is written into the backing image, reopened read-write.  Then, unless
+ * `keep`, the top is emptied (qcow2, VHD differencing) so that it reads
+ * through to the updated backing file.  Images above the backing that
+ * share it see the change too.
  */
-int blk_commit(const char *path, blk_progress_fn progress, void *opaque) WUR;
+int blk_commit(const char *path, bool keep, blk_progress_fn progress, void *opaque) WUR;
 
 #endif

@@ -1545,6 +1545,41 @@ out:
 }
 
 
+/*
+ * Drop every cluster the active L1 reaches (after a commit): clear the L1
+ * entry first, then release the L2 table's clusters and the table, so a
+ * crash leaves leaks only.  Not with snapshots: their L1s share the tables.
+ */
+static int qcow2_make_empty(struct blk *b)
+{
+	struct qcow2 *q = Q(b);
+	uint8_t *l2;
+	int err;
+
+	if (q->nb_snapshots) {
+		log_warnx("%s: has internal snapshots: left as it is", b->path);
+		return 0;
+	}
+	for (uint32_t i = 0; i < q->l1_size; i++) {
+		uint64_t off = q->l1[i] & QCOW2_L1E_OFFSET_MASK;
+
+		if (!off)
+			continue;
+		err = qcow2_l2_load(b, off, &l2);
+		if (err)
+			return err;
+		memcpy(q->cbuf, l2, q->cs);
+		err = qcow2_l1_store(b, i, 0);
+		for (uint64_t j = 0; !err && j < q->l2_entries; j++)
+			err = entry_release(b, ld_be64(q->cbuf + j * 8));
+		if (!err)
+			err = qcow2_rc_update(b, off, q->cs, -1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 const struct blk_driver blk_qcow2_driver = {
 	.name = "qcow2",
 	.format = BLK_FORMAT_QCOW2,
@@ -1562,5 +1597,6 @@ const struct blk_driver blk_qcow2_driver = {
 	.snapshot_list = qcow2_snapshot_list,
 	.snapshot_create = qcow2_snapshot_create,
 	.set_backing = qcow2_set_backing,
+	.make_empty = qcow2_make_empty,
 	.info = qcow2_info,
 };
