@@ -5,7 +5,9 @@
 # STEP and wrap; a large odd STEP gives a scattered "random" pattern).
 #   bench/disk.sh [BUILD_DIR] [DIR]
 # Prints one line per case with both times and the ratio qemu/vireo
-# (> 1.0: Vireo is faster).  Env: COUNT4K (default 100000), COUNT1M (2000),
+# (> 1.0: Vireo is faster).  qcow2 also gets a 4 KiB allocating-write case
+# on a fresh image (copy-on-write and refcount updates on every request).
+# Env: COUNT4K (default 100000), COUNT1M (8000), COUNTALLOC (8000),
 # DEPTH (32), FORMATS ("qcow2 raw"), SIZE (512M), RUNS (3: best of).
 # The image is filled with data first, so both tools measure allocated
 # clusters (the case a running guest's disk settles into).
@@ -15,7 +17,8 @@ build=${1:-$repo/build}
 dir=${2:-$(mktemp -d /tmp/vireo-bench.XXXXXX)}
 V="$build/vireo"
 COUNT4K=${COUNT4K:-100000}
-COUNT1M=${COUNT1M:-2000}
+COUNT1M=${COUNT1M:-8000}
+COUNTALLOC=${COUNTALLOC:-8000}
 DEPTH=${DEPTH:-32}
 FORMATS=${FORMATS:-"qcow2 raw"}
 SIZE=${SIZE:-512M}
@@ -45,6 +48,24 @@ run_case() {	# name fmt img args...   best of $RUNS alternating runs each
 	printf "%-6s %-22s qemu-img %8.3fs   vireo %8.3fs   ratio %s\n" "$fmt" "$name" "$q" "$v" "$ratio"
 }
 
+# Allocating writes: a fresh, empty image for every run of each tool.
+run_alloc_case() {	# fmt
+	afmt=$1 aimg="$dir/alloc.$1"
+	qs="" vs=""
+	for _ in $(seq "$RUNS"); do
+		rm -f "$aimg"; qemu-img create -q -f "$afmt" "$aimg" "$SIZE"; sync
+		qs="$qs $(qemu-img bench -f "$afmt" -d "$DEPTH" -w -c "$COUNTALLOC" -s 4096 -S "$STEP" "$aimg" | secs)"
+		rm -f "$aimg"; qemu-img create -q -f "$afmt" "$aimg" "$SIZE"; sync
+		vs="$vs $("$V" disk bench -d "$DEPTH" -w -c "$COUNTALLOC" -s 4096 -S "$STEP" "$aimg" | secs)"
+		qemu-img check -q -f "$afmt" "$aimg" || { echo "bench: vireo left $img inconsistent" >&2; exit 1; }
+	done
+	rm -f "$aimg"
+	q=$(echo $qs | tr ' ' '\n' | min)
+	v=$(echo $vs | tr ' ' '\n' | min)
+	ratio=$(awk -v q="$q" -v v="$v" 'BEGIN { printf "%.2f", (v > 0 ? q / v : 0) }')
+	printf "%-6s %-22s qemu-img %8.3fs   vireo %8.3fs   ratio %s\n" "$afmt" "4k-alloc-write" "$q" "$v" "$ratio"
+}
+
 fill="$dir/fill.raw"
 head -c "$(( $(echo "$SIZE" | sed 's/[Mm]$//') * 1048576 ))" /dev/urandom > "$fill"
 echo "vireo disk bench vs qemu-img bench ($(qemu-img --version | head -1)), depth $DEPTH, image $SIZE in $dir"
@@ -56,6 +77,7 @@ for fmt in $FORMATS; do
 	run_case "4k-randwrite" "$fmt" "$img" -w -c "$COUNT4K" -s 4096 -S "$STEP"
 	run_case "1m-seqread" "$fmt" "$img" -c "$COUNT1M" -s 1M -S 1M
 	run_case "1m-seqwrite" "$fmt" "$img" -w -c "$COUNT1M" -s 1M -S 1M
+	if [ "$fmt" = qcow2 ]; then run_alloc_case "$fmt"; fi
 	qemu-img check -q -f "$fmt" "$img" 2>/dev/null || [ "$fmt" = raw ]
 	rm -f "$img"
 done

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vireo/ioeng.h"
 #include "vireo/util.h"
 
 #define BLK_SECTOR_SIZE 512u
@@ -134,10 +135,11 @@ int blk_format_parse(const char *name, enum blk_format *out) WUR;
 int blk_probe(const char *path, enum blk_format *out) WUR;
 
 /*
- * Open the image at `path`.  fmt AUTO probes; an explicit format is checked
- * against the file's magic only to refuse opening a qcow2/VHD as raw by
- * accident when fmt is AUTO.  Backing files are opened read-only, with the
- * format the image records or probed, relative to the image's directory;
+ * Open the image at `path`.  fmt AUTO probes the magic (qcow2, VHD, else
+ * raw); an explicit format is used as given (a qcow2 file opened as raw
+ * shows its bytes).  Backing files are opened read-only, with the format
+ * the image records (qcow2 always records it) or probed, relative to the
+ * image's directory;
  * a chain longer than BLK_MAX_CHAIN or revisiting a file is -ELOOP.
  * On success *out owns the file and the chain; release with blk_close().
  */
@@ -207,6 +209,37 @@ int blk_set_backing(struct blk *b, const char *backing, enum blk_format fmt) WUR
 int blk_map(struct blk *b, uint64_t off, uint64_t len, bool for_write,
 	    int *fd, uint64_t *host_off, uint64_t *pnum) WUR;
 
+/*
+ * Asynchronous requests for the monitor (virtio-blk): reads and writes
+ * that land on host data writable in place (blk_map) are carried by the
+ * I/O engine; the rest (allocation, copy-on-write, backing reads, discard)
+ * run synchronously inside blk_aio_submit().  Either way the callback runs
+ * later, inside ioeng_reap(), with 0 or -errno.
+ *
+ * Ordering: like virtio, requests in flight are unordered; FLUSH covers
+ * requests that completed before it was submitted.  DISCARD and writes
+ * that allocate first wait for every request in flight on the engine (so
+ * that no in-place write can land in a cluster being freed and reused):
+ * other requests' callbacks may therefore run inside blk_aio_submit().
+ */
+enum blk_aio_op { BLK_AIO_READ, BLK_AIO_WRITE, BLK_AIO_FLUSH, BLK_AIO_DISCARD };
+
+struct blk_aio {
+	enum blk_aio_op op;
+	void *buf;		/* READ/WRITE */
+	uint64_t off;		/* 512-aligned, like blk_read() */
+	size_t len;
+	void (*done)(struct blk_aio *a, int err);
+	void *opaque;
+	/* Private. */
+	struct ioeng_req req;
+	struct blk *blk;
+};
+
+/* Start one request; returns 0 (the callback will run) or -errno (it will
+ * not: bad arguments, -EAGAIN when the engine is at its depth). */
+int blk_aio_submit(struct blk *b, struct ioeng *e, struct blk_aio *a) WUR;
+
 /* True when all len bytes of buf are zero. */
 bool blk_is_zero(const void *buf, size_t len);
 
@@ -223,9 +256,11 @@ int blk_copy(struct blk *src, struct blk *dst, bool top_only,
 
 /*
  * Merge the top image into its backing file: every range the top allocates
- * is written into the backing image, reopened read-write.  Images above the
- * backing that share it see the change too.
+ * is written into the backing image, reopened read-write.  Then, unless
+ * `keep`, the top is emptied (qcow2, VHD differencing) so that it reads
+ * through to the updated backing file.  Images above the backing that
+ * share it see the change too.
  */
-int blk_commit(const char *path, blk_progress_fn progress, void *opaque) WUR;
+int blk_commit(const char *path, bool keep, blk_progress_fn progress, void *opaque) WUR;
 
 #endif

@@ -71,6 +71,12 @@ const char *ioeng_name(const struct ioeng *e);
 int ioeng_submit(struct ioeng *e, struct ioeng_req *req) WUR;
 /* Start every queued request now (one system call for the batch). */
 int ioeng_kick(struct ioeng *e);
+/*
+ * Deliver a request the caller has already carried out synchronously
+ * (res as for `done`): it counts as in flight and its callback runs in the
+ * next ioeng_reap(), like every other completion.  Never fails.
+ */
+void ioeng_complete(struct ioeng *e, struct ioeng_req *req, int res);
 /* Run callbacks of completed requests, blocking until at least `min` have
  * completed (min 0: never block).  Returns how many ran, or -errno. */
 int ioeng_reap(struct ioeng *e, unsigned min);

@@ -103,7 +103,25 @@ static int commit_into(struct blk *top, struct blk *parent, blk_progress_fn prog
 	return err;
 }
 
-int blk_commit(const char *path, blk_progress_fn progress, void *opaque)
+/* After a commit: the parent is durable; drop the top's now-redundant data. */
+static int empty_top(const char *path)
+{
+	struct blk *top;
+	int err;
+
+	err = blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_NO_BACKING, &top);
+	if (err)
+		return err;
+	if (top->drv->make_empty) {
+		err = top->drv->make_empty(top);
+		if (!err)
+			err = blk_flush(top);
+	}
+	blk_close(top);
+	return err;
+}
+
+int blk_commit(const char *path, bool keep, blk_progress_fn progress, void *opaque)
 {
 	struct blk *top, *parent;
 	const char *slash;
@@ -137,5 +155,7 @@ int blk_commit(const char *path, blk_progress_fn progress, void *opaque)
 	}
 	free(ppath);
 	blk_close(top);
+	if (!err && !keep)
+		err = empty_top(path);
 	return err;
 }

@@ -31,6 +31,8 @@ struct blk_driver {
 	int (*snapshot_list)(struct blk *b, struct blk_snapshot **l, int *n);
 	int (*snapshot_create)(struct blk *b, const char *name);
 	int (*set_backing)(struct blk *b, const char *name, enum blk_format fmt);
+	/* Drop everything this layer allocates (reads fall through to the backing). */
+	int (*make_empty)(struct blk *b);
 	void (*info)(struct blk *b, struct blk_info *info);
 };
 

@@ -49,6 +49,8 @@ struct ioeng {
 	struct ioeng_req *queue_head, *queue_tail;	/* submitted, not started */
 	struct ioeng_req *done_list;			/* finished, not reaped */
 	bool stopping;
+	/* finished synchronously by the owner (ioeng_complete) */
+	struct ioeng_req *ready_head, *ready_tail;
 };
 
 /* Do (the rest of) one request synchronously; returns bytes or -errno. */
@@ -223,7 +225,10 @@ static void *pool_worker(void *arg)
 		pthread_mutex_lock(&e->lock);
 		r->next = e->done_list;
 		e->done_list = r;
-		efd_signal(e);
+		/* Only the first completion of a batch wakes the owner: it drains
+		 * the whole list, and resets the eventfd before draining. */
+		if (!r->next)
+			efd_signal(e);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -231,11 +236,12 @@ static void *pool_worker(void *arg)
 
 static int pool_init(struct ioeng *e)
 {
-	/* Two workers per CPU: enough to keep every core copying while some
-	 * block; more only adds context switches (measured with bench/disk.sh). */
+	/* At least 8 workers, two per CPU on bigger hosts: buffered writes
+	 * block in dirty-page throttling, so a few extra keep the CPUs busy;
+	 * many more only add context switches (measured with bench/disk.sh). */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned n = MIN(e->depth, MIN((unsigned)IOENG_MAX_THREADS,
-				       (unsigned)MAX(4L, 2 * (cpus > 0 ? cpus : 1))));
+				       (unsigned)MAX(8L, 2 * (cpus > 0 ? cpus : 1))));
 
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->work_cv, NULL);
@@ -381,6 +387,35 @@ int ioeng_submit(struct ioeng *e, struct ioeng_req *r)
 	return 0;
 }
 
+void ioeng_complete(struct ioeng *e, struct ioeng_req *r, int res)
+{
+	r->res = res;
+	r->next = NULL;
+	if (e->ready_tail)
+		e->ready_tail->next = r;
+	else
+		e->ready_head = r;
+	e->ready_tail = r;
+	e->inflight++;
+	efd_signal(e);
+}
+
+static int ready_drain(struct ioeng *e)
+{
+	struct ioeng_req *r;
+	int ran = 0;
+
+	while ((r = e->ready_head)) {
+		e->ready_head = r->next;
+		if (!e->ready_head)
+			e->ready_tail = NULL;
+		e->inflight--;
+		r->done(r, r->res);
+		ran++;
+	}
+	return ran;
+}
+
 int ioeng_kick(struct ioeng *e)
 {
 	return e->has_ring ? ring_kick(e) : 0;
@@ -396,6 +431,7 @@ int ioeng_reap(struct ioeng *e, unsigned min)
 	for (;;) {
 		/* Reset before draining: a completion after this re-arms poll(). */
 		efd_reset(e);
+		ran += ready_drain(e);
 		if (e->has_ring) {
 			n = ring_drain(e);
 			if (n < 0)

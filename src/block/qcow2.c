@@ -29,19 +29,14 @@
 
 /* ---- table cache ------------------------------------------------------ */
 
-static int qcache_init(struct qcache *c, unsigned n, uint64_t cs)
+/* Slots get their buffer on first use: a deep chain of idle images costs
+ * little, and no header can make us reserve more than n clusters each. */
+static int qcache_init(struct qcache *c, unsigned n)
 {
 	c->n = n;
 	c->tick = 0;
 	c->slots = calloc(n, sizeof(*c->slots));
-	if (!c->slots)
-		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++) {
-		c->slots[i].data = malloc(cs);
-		if (!c->slots[i].data)
-			return -ENOMEM;
-	}
-	return 0;
+	return c->slots ? 0 : -ENOMEM;
 }
 
 static void qcache_free(struct qcache *c)
@@ -78,6 +73,8 @@ static int qcache_get(struct qcache *c, int fd, uint64_t cs, uint64_t off, uint8
 	struct qcache_slot *s = qcache_victim(c, off);
 	int err;
 
+	if (!s->data && !(s->data = malloc(cs)))
+		return -ENOMEM;
 	if (s->off != off) {
 		s->off = 0;
 		err = blk_pread_full(fd, s->data, cs, off);
@@ -95,6 +92,10 @@ static void qcache_put(struct qcache *c, uint64_t cs, uint64_t off, const void *
 {
 	struct qcache_slot *s = qcache_victim(c, off);
 
+	if (!s->data && !(s->data = malloc(cs))) {
+		s->off = 0;
+		return;		/* not cached: the next get reads it back */
+	}
 	memcpy(s->data, data, cs);
 	s->off = off;
 	s->used = ++c->tick;
@@ -189,7 +190,9 @@ int qcow2_rc_store(struct blk *b, uint64_t cluster, uint64_t v)
 	if (bi >= q->rt_entries || !(q->rt[bi] & QCOW2_RTE_OFFSET_MASK))
 		return -EIO;
 	rbo = q->rt[bi] & QCOW2_RTE_OFFSET_MASK;
-	err = qcache_get(&q->rb_cache, b->fd, q->cs, rbo, &rb);
+	err = rb_offset_valid(b, rbo);
+	if (!err)
+		err = qcache_get(&q->rb_cache, b->fd, q->cs, rbo, &rb);
 	if (err)
 		return err;
 	rb_entry_set(q, rb, cluster % q->rb_entries, v, &boff, &blen);
@@ -259,95 +262,126 @@ int qcow2_file_clusters(struct blk *b, uint64_t *n)
 }
 
 /*
+ * Plan a larger refcount table at cluster P (past everything in use): it
+ * must cover block index bi, its own clusters and the nb new refcount
+ * blocks those need.  Iterate to the fixed point (a few rounds at most).
+ */
+static int rt_grow_plan(struct qcow2 *q, uint64_t bi, uint64_t P, uint64_t *tc, uint64_t *nb)
+{
+	*tc = *nb = 0;
+	for (int iter = 0; iter < 16; iter++) {
+		uint64_t end = P + *nb + *tc, nnb = 0, need, ntc;
+
+		need = MAX(bi + 1, (end + q->rb_entries - 1) / q->rb_entries);
+		ntc = (need * 8 + q->cs - 1) / q->cs;
+		for (uint64_t i = P / q->rb_entries; i * q->rb_entries < end; i++)
+			if (i >= q->rt_entries || !q->rt[i])
+				nnb++;
+		if (ntc == *tc && nnb == *nb)
+			break;
+		*tc = ntc;
+		*nb = nnb;
+	}
+	return *tc * q->cs > QCOW2_MAX_RT_BYTES ? -EFBIG : 0;
+}
+
+/*
+ * Fill the new table (host order) and the new blocks (placed at [P, P+nb))
+ * so that every cluster in [P, end) has refcount 1, in a new block or,
+ * written through now, in an existing one.
+ */
+static int rt_grow_build(struct blk *b, uint64_t P, uint64_t end, uint64_t *nrt, uint8_t *blocks)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t k = 0, boff, blen;
+	int err;
+
+	memcpy(nrt, q->rt, q->rt_entries * sizeof(*nrt));
+	for (uint64_t i = P / q->rb_entries; i * q->rb_entries < end; i++)
+		if (i >= q->rt_entries || !q->rt[i])
+			nrt[i] = (P + k++) << q->cluster_bits;
+	for (uint64_t c = P; c < end; c++) {
+		uint64_t i = c / q->rb_entries;
+		if (i < q->rt_entries && q->rt[i]) {
+			err = qcow2_rc_store(b, c, 1);
+			if (err)
+				return err;
+		} else {
+			k = (nrt[i] >> q->cluster_bits) - P;
+			rb_entry_set(q, blocks + k * q->cs, c % q->rb_entries, 1, &boff, &blen);
+		}
+	}
+	return 0;
+}
+
+/* Write the table at `at`, sync, switch the header, free the old table. */
+static int rt_grow_switch(struct blk *b, uint64_t **nrt, uint64_t entries, uint64_t tc,
+			  uint64_t at)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t old_off = q->rt_offset, old_len = (uint64_t)q->rt_clusters * q->cs;
+	uint64_t *t = *nrt;
+	uint8_t hdr[12];
+	int err;
+
+	for (uint64_t i = 0; i < entries; i++)
+		st_be64(&t[i], t[i]);	/* to disk order, in place */
+	err = blk_pwrite_full(b->fd, t, tc * q->cs, at << q->cluster_bits);
+	for (uint64_t i = 0; i < entries; i++)
+		t[i] = ld_be64(&t[i]);
+	if (!err && fdatasync(b->fd) < 0)
+		err = -errno;
+	if (err)
+		return err;
+	st_be64(hdr, at << q->cluster_bits);
+	st_be32(hdr + 8, tc);
+	err = qcow2_header_write(b, QH_RT_OFFSET, hdr, 12);
+	if (err)
+		return err;
+	free(q->rt);
+	q->rt = t;
+	*nrt = NULL;
+	q->rt_entries = entries;
+	q->rt_offset = at << q->cluster_bits;
+	q->rt_clusters = tc;
+	return qcow2_rc_update(b, old_off, old_len, -1);
+}
+
+/*
  * The refcount table is too small for block index `bi`: write a larger one
  * (and refcount blocks for its own clusters) past the end of the file, then
- * switch the header to it.
+ * switch the header to it (copy-on-write, "Host cluster management").
  */
 static int rt_grow(struct blk *b, uint64_t bi, uint64_t want_cluster)
 {
 	struct qcow2 *q = Q(b);
-	uint64_t P, tc = 0, nb = 0, new_entries = 0, end, *nrt = NULL;
-	uint8_t *blocks = NULL, hdr[12];
+	uint64_t P, tc, nb, *nrt = NULL;
+	uint8_t *blocks = NULL;
 	int err;
 
 	err = qcow2_file_clusters(b, &P);
 	if (err)
 		return err;
 	P = MAX(P, want_cluster + 1);
-	for (int iter = 0; iter < 16; iter++) {
-		uint64_t ntc, nnb = 0, need;
-		end = P + nb + tc;
-		need = MAX(bi + 1, (end + q->rb_entries - 1) / q->rb_entries);
-		ntc = (need * 8 + q->cs - 1) / q->cs;
-		for (uint64_t i = P / q->rb_entries; i * q->rb_entries < end; i++)
-			if (i >= q->rt_entries || !q->rt[i])
-				nnb++;
-		if (ntc == tc && nnb == nb)
-			break;
-		tc = ntc;
-		nb = nnb;
-	}
-	new_entries = tc * q->cs / 8;
-	if (tc * q->cs > QCOW2_MAX_RT_BYTES) {
+	if (rt_grow_plan(q, bi, P, &tc, &nb)) {
 		log_warnx("%s: refcount table would exceed %u MiB", b->path,
 			  QCOW2_MAX_RT_BYTES >> 20);
 		return -EFBIG;
 	}
-	nrt = calloc(new_entries, sizeof(*nrt));
+	nrt = calloc(tc * q->cs / 8, sizeof(*nrt));
 	blocks = calloc(nb ? nb : 1, q->cs);
 	if (!nrt || !blocks) {
 		err = -ENOMEM;
 		goto out;
 	}
-	memcpy(nrt, q->rt, q->rt_entries * sizeof(*nrt));
-	end = P + nb + tc;
-	{
-		uint64_t k = 0;
-		for (uint64_t i = P / q->rb_entries; i * q->rb_entries < end; i++)
-			if (i >= q->rt_entries || !q->rt[i])
-				nrt[i] = (P + k++) << q->cluster_bits;
-	}
-	/* Refcount 1 for every new cluster, in a new block or an existing one. */
-	for (uint64_t c = P; c < end; c++) {
-		uint64_t i = c / q->rb_entries, boff, blen;
-		if (i < q->rt_entries && q->rt[i]) {
-			err = qcow2_rc_store(b, c, 1);
-			if (err)
-				goto out;
-		} else {
-			uint64_t k = (nrt[i] >> q->cluster_bits) - P;
-			rb_entry_set(q, blocks + k * q->cs, c % q->rb_entries, 1, &boff, &blen);
-		}
-	}
-	err = blk_pwrite_full(b->fd, blocks, nb * q->cs, P << q->cluster_bits);
-	if (err)
-		goto out;
-	for (uint64_t i = 0; i < new_entries; i++)
-		st_be64(&nrt[i], nrt[i]);	/* to disk order, in place */
-	err = blk_pwrite_full(b->fd, nrt, tc * q->cs, (P + nb) << q->cluster_bits);
-	for (uint64_t i = 0; i < new_entries; i++)
-		nrt[i] = ld_be64(&nrt[i]);
-	if (err)
-		goto out;
-	if (fdatasync(b->fd) < 0) {
-		err = -errno;
-		goto out;
-	}
-	st_be64(hdr, (P + nb) << q->cluster_bits);
-	st_be32(hdr + 8, tc);
-	err = qcow2_header_write(b, QH_RT_OFFSET, hdr, 12);
-	if (err)
-		goto out;
-	{
-		uint64_t old_off = q->rt_offset, old_len = (uint64_t)q->rt_clusters * q->cs;
-		free(q->rt);
-		q->rt = nrt;
-		nrt = NULL;
-		q->rt_entries = new_entries;
-		q->rt_offset = (P + nb) << q->cluster_bits;
-		q->rt_clusters = tc;
-		err = qcow2_rc_update(b, old_off, old_len, -1);
-	}
+	err = rt_grow_build(b, P, P + nb + tc, nrt, blocks);
+	if (!err)
+		err = blk_pwrite_full(b->fd, blocks, nb * q->cs, P << q->cluster_bits);
+	for (uint64_t c = P; c < P + nb + tc; c++)
+		drop_cached(q, c << q->cluster_bits);
+	q->file_end = MAX(q->file_end, (P + nb + tc) << q->cluster_bits);
+	if (!err)
+		err = rt_grow_switch(b, &nrt, tc * q->cs / 8, tc, P + nb);
 out:
 	free(nrt);
 	free(blocks);
@@ -393,6 +427,9 @@ static int rc_write_blocks(struct blk *b, const uint64_t *bis, uint64_t k, uint6
 	}
 	if (!err)
 		err = blk_pwrite_full(b->fd, blocks, k * q->cs, at << q->cluster_bits);
+	for (uint64_t j = 0; j < k; j++)
+		drop_cached(q, (at + j) << q->cluster_bits);
+	q->file_end = MAX(q->file_end, (at + k) << q->cluster_bits);
 	for (uint64_t j = 0; j < k && !err; j++) {
 		st_be64(&rte, (at + j) << q->cluster_bits);
 		err = blk_pwrite_full(b->fd, &rte, 8, q->rt_offset + bis[j] * 8);
@@ -719,6 +756,49 @@ static int qcow2_read(struct blk *b, void *buf, uint64_t off, size_t len)
 }
 
 /* Write [in, in+n) of guest cluster gc. */
+/* Does guest cluster gc, whose L2 entry is e, read as all zeros? */
+static bool source_is_zero(struct blk *b, uint64_t gc, uint64_t e)
+{
+	struct qcow2 *q = Q(b);
+
+	if (e & QCOW2_OFLAG_COMPRESSED)
+		return false;
+	if ((e & QCOW2_OFLAG_ZERO) && q->version >= 3)
+		return true;
+	if (e & QCOW2_L2E_OFFSET_MASK)
+		return false;
+	if (b->backing)
+		return (gc << q->cluster_bits) >= blk_size(b->backing);
+	return true;	/* no backing (or not opened): reads as zeros */
+}
+
+/* Copy-on-write of guest cluster gc (entry e) into a new cluster. */
+static int write_cow(struct blk *b, uint64_t gc, uint64_t e, uint64_t in, uint64_t n,
+		     const uint8_t *src, uint64_t *noff)
+{
+	struct qcow2 *q = Q(b);
+	uint64_t fresh = q->file_end;
+	int err;
+
+	err = qcow2_alloc_clusters(b, 1, noff);
+	if (err)
+		return err;
+	/*
+	 * Past everything ever written, the file is a hole: when the old
+	 * contents are zeros, writing the new bytes alone is enough.
+	 */
+	if (*noff >= fresh && source_is_zero(b, gc, e))
+		return blk_pwrite_full(b->fd, src, n, *noff + in);
+	if (n < q->cs) {
+		err = read_piece(b, gc, e, 0, q->cs, q->wbuf);
+		if (err)
+			return err;
+	}
+	memcpy(q->wbuf + in, src, n);
+	return blk_pwrite_full(b->fd, q->wbuf, q->cs, *noff);
+}
+
+/* Write [in, in+n) of guest cluster gc. */
 static int write_piece(struct blk *b, uint64_t gc, uint64_t in, uint64_t n, const uint8_t *src)
 {
 	struct qcow2 *q = Q(b);
@@ -736,26 +816,7 @@ static int write_piece(struct blk *b, uint64_t gc, uint64_t in, uint64_t n, cons
 		err = qcow2_l2_offset_check(b, host, "data cluster");
 		return err ? err : blk_pwrite_full(b->fd, src, n, host + in);
 	}
-	/* Copy-on-write: build the whole new cluster, then allocate. */
-	if (n < q->cs) {
-		uint8_t *tmp = malloc(q->cs);
-		if (!tmp)
-			return -ENOMEM;
-		err = read_piece(b, gc, e, 0, q->cs, tmp);
-		if (err) {
-			free(tmp);
-			return err;
-		}
-		memcpy(tmp + in, src, n);
-		memcpy(q->cbuf, tmp, q->cs);
-		free(tmp);
-	} else {
-		memcpy(q->cbuf, src, q->cs);
-	}
-	err = qcow2_alloc_clusters(b, 1, &noff);
-	if (err)
-		return err;
-	err = blk_pwrite_full(b->fd, q->cbuf, q->cs, noff);
+	err = write_cow(b, gc, e, in, n, src, &noff);
 	if (err)
 		return err;
 	/* alloc may have evicted our table from the cache: reload it. */
@@ -1184,14 +1245,15 @@ static int qcow2_setup(struct blk *b, uint64_t fsize)
 	unsigned n = MAX(16u, MIN(1024u, (unsigned)((8 * MiB) >> q->cluster_bits)));
 	int err;
 
-	err = qcache_init(&q->l2_cache, n, q->cs);
+	err = qcache_init(&q->l2_cache, n);
 	if (!err)
-		err = qcache_init(&q->rb_cache, MAX(4u, n / 4), q->cs);
+		err = qcache_init(&q->rb_cache, MAX(4u, n / 4));
 	if (err)
 		return err;
 	q->cbuf = malloc(q->cs);
+	q->wbuf = malloc(q->cs);
 	q->zbuf = malloc(2 * q->cs);
-	if (!q->cbuf || !q->zbuf)
+	if (!q->cbuf || !q->wbuf || !q->zbuf)
 		return -ENOMEM;
 	return load_tables(b);
 }
@@ -1207,6 +1269,7 @@ static void qcow2_close(struct blk *b)
 	free(q->l1);
 	free(q->rt);
 	free(q->cbuf);
+	free(q->wbuf);
 	free(q->zbuf);
 	free(q);
 	b->priv = NULL;
@@ -1226,7 +1289,7 @@ static int qcow2_open(struct blk *b)
 	err = blk_file_size(b->fd, &fsize);
 	if (err)
 		goto err_close;
-	hdr = calloc(1, 1u << QCOW2_MAX_CLUSTER_BITS);
+	hdr = calloc(1, QCOW2_HDR_LEN);
 	if (!hdr) {
 		err = -ENOMEM;
 		goto err_close;
@@ -1234,8 +1297,12 @@ static int qcow2_open(struct blk *b)
 	err = blk_pread_zfill(b->fd, hdr, QCOW2_HDR_LEN, 0);
 	if (!err)
 		err = parse_header(b, hdr, fsize);
-	if (!err)
-		err = blk_pread_zfill(b->fd, hdr, Q(b)->cs, 0);
+	if (!err) {
+		/* Now that the cluster size is known and checked: the whole cluster. */
+		free(hdr);
+		hdr = calloc(1, q->cs);
+		err = hdr ? blk_pread_zfill(b->fd, hdr, q->cs, 0) : -ENOMEM;
+	}
 	if (!err)
 		err = check_tables(b, fsize);
 	if (!err && q->version >= 3) {
@@ -1317,14 +1384,13 @@ static int qcow2_create(int fd, const char *path, const struct blk_create_opts *
 	if (err)
 		goto out;
 	tmp.path = (char *)(uintptr_t)path;
-	if (o->backing)
-		tmp.backing_name = (char *)(uintptr_t)o->backing;
-	err = qcow2_open(&tmp);
+	err = qcow2_open(&tmp);		/* reads the backing name back: tmp owns it */
 	if (err)
 		goto out;
 	err = qcow2_resize(&tmp, o->size);
 	qcow2_close(&tmp);
 out:
+	free(tmp.backing_name);
 	free(buf);
 	return err;
 }
@@ -1479,6 +1545,41 @@ out:
 }
 
 
+/*
+ * Drop every cluster the active L1 reaches (after a commit): clear the L1
+ * entry first, then release the L2 table's clusters and the table, so a
+ * crash leaves leaks only.  Not with snapshots: their L1s share the tables.
+ */
+static int qcow2_make_empty(struct blk *b)
+{
+	struct qcow2 *q = Q(b);
+	uint8_t *l2;
+	int err;
+
+	if (q->nb_snapshots) {
+		log_warnx("%s: has internal snapshots: left as it is", b->path);
+		return 0;
+	}
+	for (uint32_t i = 0; i < q->l1_size; i++) {
+		uint64_t off = q->l1[i] & QCOW2_L1E_OFFSET_MASK;
+
+		if (!off)
+			continue;
+		err = qcow2_l2_load(b, off, &l2);
+		if (err)
+			return err;
+		memcpy(q->cbuf, l2, q->cs);
+		err = qcow2_l1_store(b, i, 0);
+		for (uint64_t j = 0; !err && j < q->l2_entries; j++)
+			err = entry_release(b, ld_be64(q->cbuf + j * 8));
+		if (!err)
+			err = qcow2_rc_update(b, off, q->cs, -1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 const struct blk_driver blk_qcow2_driver = {
 	.name = "qcow2",
 	.format = BLK_FORMAT_QCOW2,
@@ -1496,5 +1597,6 @@ const struct blk_driver blk_qcow2_driver = {
 	.snapshot_list = qcow2_snapshot_list,
 	.snapshot_create = qcow2_snapshot_create,
 	.set_backing = qcow2_set_backing,
+	.make_empty = qcow2_make_empty,
 	.info = qcow2_info,
 };

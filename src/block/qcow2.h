@@ -96,7 +96,8 @@ struct qcow2 {
 	struct qcache l2_cache, rb_cache;
 	uint64_t free_hint;	/* no free cluster below this index */
 	uint64_t file_end;	/* file size, plus clusters allocated since open */
-	uint8_t *cbuf;		/* one cluster, for copy-on-write */
+	uint8_t *cbuf;		/* one cluster: L2 copies, compressed reads */
+	uint8_t *wbuf;		/* one cluster: copy-on-write of data */
 	uint8_t *zbuf;		/* compressed input, two clusters */
 };
 

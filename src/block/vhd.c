@@ -857,6 +857,57 @@ static int vhd_create(int fd, const char *path, const struct blk_create_opts *o)
 	return err;
 }
 
+/* End of the metadata of a dynamic disk: header, BAT, parent locators. */
+static uint64_t metadata_end(const struct vhd *v)
+{
+	uint64_t end = MAX(v->dyn_offset + VD_SIZE,
+			   v->bat_offset + ALIGN_UP((uint64_t)v->max_entries * 4, 512ULL));
+
+	for (int i = 0; i < 8; i++) {
+		const uint8_t *e = v->dyn + VD_LOCATORS + 24 * i;
+		if (ld_be32(e) && ld_be32(e + 8))
+			end = MAX(end, ld_be64(e + 16) + ALIGN_UP((uint64_t)ld_be32(e + 8), 512ULL));
+	}
+	return ALIGN_UP(end, 512ULL);
+}
+
+/*
+ * Differencing disk after a commit: free every block.  The BAT goes first
+ * (blocks become unreferenced), then the footer moves down to the end of
+ * the metadata, then the file is truncated after it.
+ */
+static int vhd_make_empty(struct blk *b)
+{
+	struct vhd *v = V(b);
+	uint64_t bytes = (uint64_t)v->max_entries * 4, end;
+	uint32_t *bat;
+	int err;
+
+	if (v->type != VHD_DIFF)
+		return 0;
+	bat = malloc(bytes ? bytes : 4);
+	if (!bat)
+		return -ENOMEM;
+	memset(bat, 0xff, bytes);
+	err = blk_pwrite_full(b->fd, bat, bytes, v->bat_offset);
+	free(bat);
+	if (err)
+		return err;
+	memset(v->bat, 0xff, bytes);
+	v->bitmap_block = VHD_BAT_FREE;
+	end = metadata_end(v);
+	if (end >= v->footer_pos)
+		return 0;
+	if (fdatasync(b->fd) < 0)
+		return -errno;
+	err = blk_pwrite_full(b->fd, v->footer, VF_SIZE, end);
+	if (!err && ftruncate(b->fd, end + VF_SIZE) < 0)
+		err = -errno;
+	if (!err)
+		v->footer_pos = end;
+	return err;
+}
+
 const struct blk_driver blk_vhd_driver = {
 	.name = "vhd",
 	.format = BLK_FORMAT_VHD,
@@ -872,4 +923,5 @@ const struct blk_driver blk_vhd_driver = {
 	.check = vhd_check,
 	.create = vhd_create,
 	.info = vhd_info,
+	.make_empty = vhd_make_empty,
 };

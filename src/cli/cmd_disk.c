@@ -25,7 +25,7 @@ struct disk_opts {
 	enum blk_format fmt;	/* -f: format of the (source) image */
 	enum blk_format out_fmt; /* -O / create -f */
 	uint64_t cluster_size, block_size;
-	bool fixed, repair, shrink, flatten, preallocate;
+	bool fixed, repair, shrink, flatten, preallocate, keep;
 	const char *backing;
 	enum blk_format backing_fmt;
 };
@@ -41,7 +41,7 @@ static int usage_disk(void)
 		"  clone   [-f qcow2|vhd] PARENT CHILD copy-on-write child, constant time\n"
 		"  resize  [--shrink] IMAGE [+]SIZE    grow (or shrink, if nothing is lost)\n"
 		"  convert [-f FMT] -O FMT [--flatten] [--cluster-size N] SRC DST\n"
-		"  commit  IMAGE                       merge IMAGE into its backing file\n"
+		"  commit  [--keep] IMAGE              merge IMAGE into its backing file, then empty it\n"
 		"  snapshot list IMAGE | snapshot create IMAGE NAME   internal snapshots (qcow2)\n"
 		"  map     IMAGE                       allocation map across the chain\n"
 		"  io      IMAGE < SCRIPT              scripted I/O (tests): write/read/discard/flush\n"
@@ -50,7 +50,8 @@ static int usage_disk(void)
 	return 2;
 }
 
-enum { OPT_JSON = 256, OPT_CLUSTER, OPT_BLOCK, OPT_FIXED, OPT_SHRINK, OPT_FLATTEN, OPT_PREALLOC };
+enum { OPT_JSON = 256, OPT_CLUSTER, OPT_BLOCK, OPT_FIXED, OPT_SHRINK, OPT_FLATTEN, OPT_PREALLOC,
+       OPT_KEEP };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -60,6 +61,7 @@ static const struct option long_opts[] = {
 	{ "shrink", no_argument, NULL, OPT_SHRINK },
 	{ "flatten", no_argument, NULL, OPT_FLATTEN },
 	{ "preallocate", no_argument, NULL, OPT_PREALLOC },
+	{ "keep", no_argument, NULL, OPT_KEEP },
 	{ "repair", no_argument, NULL, 'r' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
@@ -94,6 +96,7 @@ static int parse_one(int c, struct disk_opts *o)
 	case OPT_SHRINK: o->shrink = true; return 0;
 	case OPT_FLATTEN: o->flatten = true; return 0;
 	case OPT_PREALLOC: o->preallocate = true; return 0;
+	case OPT_KEEP: o->keep = true; return 0;
 	case 'r': o->repair = true; return 0;
 	case 'f': return parse_fmt(optarg, &o->fmt);
 	case 'O': return parse_fmt(optarg, &o->out_fmt);
@@ -369,7 +372,7 @@ static int do_commit(int argc, char **argv)
 	if (i < 0 || argc - i != 1)
 		return usage_disk();
 	disk_progress_init(&pr, o.json);
-	err = blk_commit(argv[i], disk_progress, &pr);
+	err = blk_commit(argv[i], o.keep, disk_progress, &pr);
 	disk_progress_done(&pr);
 	if (err)
 		return fail("commit", argv[i], err);

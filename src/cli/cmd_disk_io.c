@@ -203,23 +203,22 @@ struct bench {
 	bool write;
 	int err;
 	struct bench_slot {
-		struct ioeng_req req;
+		struct blk_aio aio;
 		struct bench *bench;
 		unsigned idx;
 	} *slots;
 	unsigned *free_slots, nfree;
 	char *bufs;
-	uint64_t slow_path;
 };
 
-static void bench_done(struct ioeng_req *r, int res)
+static void bench_done(struct blk_aio *a, int err)
 {
-	struct bench_slot *slot = r->opaque;
+	struct bench_slot *slot = a->opaque;
 	struct bench *bn = slot->bench;
 
 	bn->free_slots[bn->nfree++] = slot->idx;
-	if (res < 0 && !bn->err)
-		bn->err = res;
+	if (err && !bn->err)
+		bn->err = err;
 	bn->completed++;
 }
 
@@ -234,57 +233,109 @@ static uint64_t bench_next_offset(struct bench *bn)
 	return off;
 }
 
-/* Start one request in slot i: fast path through the engine, or sync. */
+/* Start one request in free slot i (the block layer picks the path). */
 static int bench_issue(struct bench *bn, unsigned i)
 {
-	struct ioeng_req *r = &bn->slots[i].req;
-	uint64_t off = bench_next_offset(bn), host, pnum;
-	char *buf = bn->bufs + i * bn->bufsize;
-	int fd, err;
+	struct blk_aio *a = &bn->slots[i].aio;
+	int err;
 
-	bn->submitted++;
-	err = blk_map(bn->b, off, bn->bufsize, bn->write, &fd, &host, &pnum);
+	a->op = bn->write ? BLK_AIO_WRITE : BLK_AIO_READ;
+	a->buf = bn->bufs + i * bn->bufsize;
+	a->off = bench_next_offset(bn);
+	a->len = bn->bufsize;
+	a->done = bench_done;
+	a->opaque = &bn->slots[i];
+	/* Take the slot first: a synchronous request may run other callbacks,
+	 * which push their slots, before blk_aio_submit() returns. */
+	bn->nfree--;
+	err = blk_aio_submit(bn->b, bn->eng, a);
 	if (err)
-		return err;
-	if (fd < 0 || pnum < bn->bufsize) {
-		bn->slow_path++;
-		err = bn->write ? blk_write(bn->b, buf, off, bn->bufsize)
-				: blk_read(bn->b, buf, off, bn->bufsize);
-		bn->completed++;
-		return err;
-	}
-	memset(r, 0, sizeof(*r));
-	r->op = bn->write ? IOENG_OP_WRITE : IOENG_OP_READ;
-	r->fd = fd;
-	r->buf = buf;
-	r->len = bn->bufsize;
-	r->off = host;
-	r->done = bench_done;
-	r->opaque = &bn->slots[i];
-	err = ioeng_submit(bn->eng, r);
-	if (!err)
-		bn->nfree--;
+		bn->free_slots[bn->nfree++] = i;
+	else
+		bn->submitted++;
 	return err;
 }
 
-static int bench_run(struct bench *bn, unsigned depth)
+static int bench_run(struct bench *bn)
 {
 	int err;
 
 	while (bn->completed < bn->count && !bn->err) {
-		/* Refill every free slot; slot i is free when fewer are in flight. */
-		while (bn->submitted < bn->count && ioeng_inflight(bn->eng) < depth) {
+		while (bn->submitted < bn->count && bn->nfree && !bn->err) {
 			err = bench_issue(bn, bn->free_slots[bn->nfree - 1]);
+			if (err == -EAGAIN)
+				break;
 			if (err)
 				return err;
 		}
-		if (ioeng_inflight(bn->eng)) {
-			err = ioeng_reap(bn->eng, 1);	/* kicks the batch first */
-			if (err < 0)
-				return err;
-		}
+		err = ioeng_reap(bn->eng, 1);	/* kicks the batch first */
+		if (err < 0)
+			return err;
 	}
 	return bn->err;
+}
+
+/* Options in qemu-img bench's spelling; returns 0 or 2 (usage). */
+static int bench_parse(int argc, char **argv, struct bench *bn, enum ioeng_kind *kind,
+		       unsigned *depth)
+{
+	uint64_t v;
+	int c;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "c:d:s:S:o:we:")) != -1) {
+		if (c == 'w') {
+			bn->write = true;
+			continue;
+		}
+		if (c == 'e') {
+			*kind = !strcmp(optarg, "uring") ? IOENG_URING :
+				!strcmp(optarg, "threads") ? IOENG_THREADS : IOENG_AUTO;
+			continue;
+		}
+		if (c == '?' || parse_size(optarg, 1, &v))
+			return 2;
+		switch (c) {
+		case 'c': bn->count = v; break;
+		case 'd': *depth = v; break;
+		case 's': bn->bufsize = v; break;
+		case 'S': bn->step = v; break;
+		case 'o': bn->offset = v; break;
+		}
+	}
+	if (optind != argc - 1 || !*depth || *depth > 1024 || !bn->bufsize ||
+	    bn->bufsize % BLK_SECTOR_SIZE || bn->bufsize > 64 * MiB || bn->offset % BLK_SECTOR_SIZE) {
+		fprintf(stderr, "usage: vireo disk bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] "
+			"[-o OFFSET] [-w] [-e auto|uring|threads] IMAGE\n");
+		return 2;
+	}
+	if (!bn->step)
+		bn->step = bn->bufsize;
+	return 0;
+}
+
+static int bench_setup(struct bench *bn, enum ioeng_kind kind, unsigned depth)
+{
+	int err;
+
+	bn->size = blk_size(bn->b);
+	if (bn->bufsize > bn->size || bn->offset > bn->size - bn->bufsize)
+		return -EINVAL;
+	err = ioeng_create(kind, depth, &bn->eng);
+	if (err)
+		return err;
+	bn->slots = calloc(depth, sizeof(*bn->slots));
+	bn->free_slots = calloc(depth, sizeof(*bn->free_slots));
+	bn->bufs = aligned_alloc(4096, ALIGN_UP(depth * bn->bufsize, 4096ULL));
+	if (!bn->slots || !bn->free_slots || !bn->bufs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < depth; i++) {
+		bn->slots[i].bench = bn;
+		bn->slots[i].idx = i;
+		bn->free_slots[bn->nfree++] = i;
+	}
+	memset(bn->bufs, 0xa5, depth * bn->bufsize);
+	return 0;
 }
 
 int disk_cmd_bench(int argc, char **argv)
@@ -292,66 +343,25 @@ int disk_cmd_bench(int argc, char **argv)
 	struct bench bn = { .count = 75000, .bufsize = 4096 };
 	enum ioeng_kind kind = IOENG_AUTO;
 	unsigned depth = 64;
-	uint64_t t0, v;
-	int c, err;
+	uint64_t t0;
+	int err;
 
-	optind = 1;
-	while ((c = getopt(argc, argv, "c:d:s:S:o:we:")) != -1) {
-		if (c == 'w') {
-			bn.write = true;
-			continue;
-		}
-		if (c == 'e') {
-			kind = !strcmp(optarg, "uring") ? IOENG_URING :
-			       !strcmp(optarg, "threads") ? IOENG_THREADS : IOENG_AUTO;
-			continue;
-		}
-		if (c == '?' || parse_size(optarg, 1, &v))
-			return 2;
-		switch (c) {
-		case 'c': bn.count = v; break;
-		case 'd': depth = v; break;
-		case 's': bn.bufsize = v; break;
-		case 'S': bn.step = v; break;
-		case 'o': bn.offset = v; break;
-		}
-	}
-	if (optind != argc - 1 || !depth || depth > 1024 || !bn.bufsize ||
-	    bn.bufsize % BLK_SECTOR_SIZE || bn.bufsize > 64 * MiB) {
-		fprintf(stderr, "usage: vireo disk bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] "
-			"[-o OFFSET] [-w] [-e auto|uring|threads] IMAGE\n");
+	if (bench_parse(argc, argv, &bn, &kind, &depth))
 		return 2;
-	}
-	if (!bn.step)
-		bn.step = bn.bufsize;
 	err = blk_open(argv[optind], BLK_FORMAT_AUTO, bn.write ? 0 : BLK_OPEN_RDONLY, &bn.b);
 	if (err) {
 		fprintf(stderr, "vireo disk bench: %s: %s\n", argv[optind], strerror(-err));
 		return 1;
 	}
-	bn.size = blk_size(bn.b);
-	err = ioeng_create(kind, depth, &bn.eng);
-	bn.slots = calloc(depth, sizeof(*bn.slots));
-	bn.free_slots = calloc(depth, sizeof(*bn.free_slots));
-	for (unsigned i = 0; bn.slots && bn.free_slots && i < depth; i++) {
-		bn.slots[i].bench = &bn;
-		bn.slots[i].idx = i;
-		bn.free_slots[bn.nfree++] = i;
-	}
-	bn.bufs = aligned_alloc(4096, ALIGN_UP(depth * bn.bufsize, 4096ULL));
-	if (!err && (!bn.slots || !bn.free_slots || !bn.bufs))
-		err = -ENOMEM;
+	err = bench_setup(&bn, kind, depth);
 	if (!err) {
-		memset(bn.bufs, 0xa5, depth * bn.bufsize);
 		printf("Sending %" PRIu64 " %s requests, %" PRIu64 " bytes each, %u in parallel "
 		       "(engine %s)\n", bn.count, bn.write ? "write" : "read", bn.bufsize, depth,
 		       ioeng_name(bn.eng));
 		t0 = now_ns();
 		/* Like qemu-img bench: no flush inside the timed run. */
-		err = bench_run(&bn, depth);
+		err = bench_run(&bn);
 		printf("Run completed in %.3f seconds.\n", (now_ns() - t0) / 1e9);
-		if (bn.slow_path)
-			printf("(%" PRIu64 " requests took the synchronous path)\n", bn.slow_path);
 		if (!err && bn.write)
 			err = blk_flush(bn.b);
 	}

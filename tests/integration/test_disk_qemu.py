@@ -170,12 +170,38 @@ def test_commit_and_flatten(tmp_path, data):
     # raw cannot keep a chain
     p = vireo("disk", "convert", "-O", "raw", top, tmp_path / "x.raw", check=False)
     assert p.returncode == 2 and "--flatten" in p.stderr
-    # commit: the parent now holds what the child showed
+    # commit: the parent now holds what the child showed; the child is emptied
+    vireo("disk", "clone", base, tmp_path / "keep.qcow2")
+    apply_writes(tmp_path / "keep.qcow2", random_writes(3, size, 5), data)
     vireo("disk", "commit", top)
     qemu_check_clean(base)
+    qemu_check_clean(top)
     qemu_img("compare", "-F", "raw", base, tmp_path / "want.raw")
     assert export_raw(top, tmp_path / "o3.raw") == want
+    assert all(e["depth"] == 1 for e in vireo_json("disk", "map", top) if e["data"])
+    # --keep leaves the child's clusters where they are
+    vireo("disk", "commit", "--keep", tmp_path / "keep.qcow2")
+    assert any(e["depth"] == 0 for e in vireo_json("disk", "map", tmp_path / "keep.qcow2"))
+    qemu_check_clean(tmp_path / "keep.qcow2")
     del mid
+
+
+def test_vhd_commit_empties_child(tmp_path, data):
+    base = tmp_path / "base.vhd"
+    vireo("disk", "create", "-f", "vhd", base, "16M")
+    size = vireo_json("disk", "info", base)["virtual-size"]
+    apply_writes(base, random_writes(8, size, 10), data)
+    child = tmp_path / "child.vhd"
+    vireo("disk", "clone", "-f", "vhd", base, child)
+    apply_writes(child, random_writes(9, size, 10), data)
+    want = export_raw(child, tmp_path / "want.raw")
+    grown = os.path.getsize(child)
+    vireo("disk", "commit", child)
+    assert os.path.getsize(child) < grown
+    assert export_raw(child, tmp_path / "after.raw") == want
+    assert export_raw(base, tmp_path / "base.raw") == want
+    assert vireo("disk", "check", child).returncode == 0
+    qemu_img("compare", "-f", "vpc", "-F", "raw", base, tmp_path / "want.raw")
 
 
 def test_resize_grow_and_guarded_shrink(tmp_path, data):
