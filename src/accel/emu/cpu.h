@@ -242,6 +242,7 @@ struct emu_cpu {
 	uint64_t ram_pages;
 	struct emu_icache *icache;
 	struct emu_block *last_block;   /* block just executed, for chaining */
+	bool insn_ready;                /* cpu->insn already holds the decode at RIP */
 	uint64_t tlb_epoch;             /* bumped on every TLB flush */
 	void (*code_page_added)(struct emu_cpu *cpu);   /* flush other vCPUs' write TLBs */
 	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */
