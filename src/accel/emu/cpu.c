@@ -328,8 +328,20 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 	struct emu_block *b;
 	uint32_t *g, gen;
 
-	if (!c->icache || (la & 0xfff) > 0x1000 - 15)
+	if (!c->icache)
 		return NULL;
+	if ((la & 0xfff) > 0x1000 - 15) {
+		/*
+		 * Near the page end: cache it only if the instruction ends on this
+		 * page (the page's code generation guards one page).  Otherwise the
+		 * caller executes the copy decoded here.
+		 */
+		emu_decode(c, &c->insn);
+		if ((la & 0xfff) + c->insn.len > 0x1000) {
+			c->insn_ready = true;
+			return NULL;
+		}
+	}
 	if (t->tag_x != (la & ~0xfffULL)) {
 		emu_mmu_translate(c, la, ACC_EXEC, u);
 		if (t->tag_x != (la & ~0xfffULL))
@@ -425,6 +437,7 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 		 * handlers commit RIP after their last access that can fault.
 		 */
 		c->last_block = NULL;
+		c->insn_ready = false;
 		if (c->delivering >= 256)
 			c->delivering = -1;
 		if (stop_on_exc) {
@@ -469,7 +482,9 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 				block_exec(c, b);
 			} else {
 				c->icount++;
-				emu_decode(c, &c->insn);
+				if (!c->insn_ready)
+					emu_decode(c, &c->insn);
+				c->insn_ready = false;
 				emu_fast_select(c, &c->insn);
 				c->insn.fn(c, &c->insn);
 			}

@@ -79,7 +79,7 @@ enum mmu_access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
  * or TLB_INVALID.  addend + linear address = host address.  Two sets:
  * supervisor (index 0) and user (index 1) accesses.
  */
-#define EMU_TLB_BITS 9
+#define EMU_TLB_BITS 10
 #define EMU_TLB_SIZE (1u << EMU_TLB_BITS)
 #define TLB_INVALID  1ULL
 struct emu_tlb_entry {
@@ -121,7 +121,7 @@ struct emu_insn {
  * (see emu_code_*).  Instructions live in an arena that is reset when full.
  */
 #define EMU_BLOCK_MAX   48
-#define EMU_BLOCK_HASH  (1u << 14)
+#define EMU_BLOCK_HASH  (1u << 16)
 #define EMU_ARENA_INSNS (1u << 18)
 struct emu_block {
 	const uint8_t *hva;
@@ -242,6 +242,7 @@ struct emu_cpu {
 	uint64_t ram_pages;
 	struct emu_icache *icache;
 	struct emu_block *last_block;   /* block just executed, for chaining */
+	bool insn_ready;                /* cpu->insn already holds the decode at RIP */
 	uint64_t tlb_epoch;             /* bumped on every TLB flush */
 	void (*code_page_added)(struct emu_cpu *cpu);   /* flush other vCPUs' write TLBs */
 	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */

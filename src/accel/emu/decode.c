@@ -63,7 +63,19 @@ static uint8_t fetch8(struct fetch *f)
 		emu_raise_gp(f->c, 0);   /* longer than 15 bytes (SDM Vol. 2 §2.3.11) */
 	if (f->p)
 		return f->p[f->n++];
-	return (uint8_t)emu_read_slow(f->c, f->la + f->n++, 1, ACC_EXEC, emu_user(f->c));
+	{
+		/* Near a page end or outside RAM: byte by byte, still through the TLB. */
+		struct emu_cpu *c = f->c;
+		uint64_t la = f->la + f->n++;
+		bool u = emu_user(c);
+		const struct emu_tlb_entry *e = &c->tlb[u][(la >> 12) & (EMU_TLB_SIZE - 1)];
+
+		if (!c->code64)
+			la &= 0xffffffffULL;
+		if (e->tag_x == (la & ~0xfffULL))
+			return *(const uint8_t *)(uintptr_t)(la + e->addend);
+		return (uint8_t)emu_read_slow(c, la, 1, ACC_EXEC, u);
+	}
 }
 
 static uint64_t fetchn(struct fetch *f, int size)

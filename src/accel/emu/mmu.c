@@ -328,6 +328,13 @@ void *emu_mem_ptr(struct emu_cpu *c, uint64_t la, int size, int acc, bool user)
 		la &= 0xffffffffULL;
 	if ((la & 0xfff) + size > 0x1000)
 		return NULL;
+	{
+		/* TLB hit: RAM, permitted, and (for writes) not a code page. */
+		struct emu_tlb_entry *e = &c->tlb[user][(la >> 12) & (EMU_TLB_SIZE - 1)];
+		uint64_t tag = acc == ACC_WRITE ? e->tag_w : acc == ACC_EXEC ? e->tag_x : e->tag_r;
+		if (tag == (la & ~0xfffULL))
+			return (uint8_t *)(uintptr_t)(la + e->addend);
+	}
 	gpa = emu_mmu_translate(c, la, acc, user);
 	if (is_apic_page(c, gpa))
 		return NULL;
