@@ -28,7 +28,9 @@ command -v qemu-system-x86_64 >/dev/null || { echo "boot.sh: qemu-system-x86_64 
 
 vireo_cmd=("$BUILD/vireo" run --accel emu --memory "$MEM" --cpus 1
 	--kernel "$KERNEL" --initrd "$INITRD" --cmdline "$CMDLINE")
-qemu_cmd=(qemu-system-x86_64 -M microvm -accel tcg -m "$MEM" -smp 1 -nodefaults
+# microvm with the legacy PIT, PIC and RTC: without a PIT the kernel cannot
+# calibrate the TSC under TCG on a busy host and hangs before init.
+qemu_cmd=(qemu-system-x86_64 -M microvm,pit=on,pic=on,rtc=on -accel tcg -m "$MEM" -smp 1 -nodefaults
 	-no-user-config -nographic -serial stdio -no-reboot
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE")
 

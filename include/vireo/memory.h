@@ -29,12 +29,21 @@ struct mem_region {
 	unsigned long *dirty; /* one bit per page; set by the emu backend and devices */
 };
 
+/*
+ * Called by guest_mem_mark_dirty() after the monitor (a device doing DMA)
+ * wrote guest RAM at memfd offset [off, off+len): the emu backend drops the
+ * decoded instructions it cached from those pages.  Any thread.
+ */
+typedef void (*guest_mem_write_fn)(void *opaque, uint64_t off, uint64_t len);
+
 struct guest_mem {
 	int fd;             /* memfd; -1 before guest_mem_create */
 	uint8_t *base;      /* mapping of the whole memfd */
 	uint64_t total;     /* bytes of RAM */
 	int nregions;
 	struct mem_region regions[GUEST_MEM_MAX_REGIONS];
+	guest_mem_write_fn write_hook;   /* may be NULL */
+	void *write_hook_opaque;
 };
 
 /*
@@ -55,7 +64,11 @@ void *guest_mem_hva(struct guest_mem *mem, uint64_t gpa, uint64_t len);
 int guest_mem_write(struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len) WUR;
 int guest_mem_read(struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len) WUR;
 
-/* Mark [gpa, gpa+len) dirty (devices writing guest RAM call this). */
+/*
+ * Mark [gpa, gpa+len) dirty.  Devices must call it after writing guest RAM
+ * (directly or through guest_mem_write): dirty logging and the emu backend's
+ * code cache depend on it.
+ */
 void guest_mem_mark_dirty(struct guest_mem *mem, uint64_t gpa, uint64_t len);
 
 #endif

@@ -135,6 +135,10 @@ void guest_mem_mark_dirty(struct guest_mem *mem, uint64_t gpa, uint64_t len)
 		for (uint64_t p = first; p <= last; p++)
 			__atomic_fetch_or(&r->dirty[p / bits], 1UL << (p % bits),
 					  __ATOMIC_RELAXED);
+		if (mem->write_hook)
+			mem->write_hook(mem->write_hook_opaque,
+					r->fd_offset + (gpa - r->gpa),
+					MIN(len, r->size - (gpa - r->gpa)));
 		return;
 	}
 }

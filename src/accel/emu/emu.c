@@ -20,6 +20,7 @@
 
 struct emu_vm {
 	uint32_t *page_gen;             /* see struct emu_cpu */
+	uint64_t ram_pages;             /* entries of page_gen */
 	struct pic *pic;
 	struct ioapic *ioapic;
 	struct pit *pit;
@@ -324,6 +325,28 @@ static int emu_probe(char *why, size_t len)
 	return 1;
 }
 
+/*
+ * A device wrote guest RAM (DMA): bump the generation of every page in the
+ * range that holds decoded code, as a CPU write does (emu_code_written), so
+ * no vCPU runs instructions decoded from the old bytes.
+ */
+static void emu_dma_written(void *opaque, uint64_t off, uint64_t len)
+{
+	struct emu_vm *ew = opaque;
+	uint64_t npages = ew->ram_pages;
+
+	if (!len)
+		return;
+	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12 && p < npages; p++) {
+		uint32_t *g = &ew->page_gen[p];
+		uint32_t v = __atomic_load_n(g, __ATOMIC_RELAXED);
+
+		while ((v & 1) && !__atomic_compare_exchange_n(g, &v, (v + 2) & ~1u, false,
+							       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			;
+	}
+}
+
 static int emu_vm_init(struct vm *vm)
 {
 	struct emu_vm *ew = calloc(1, sizeof(*ew));
@@ -336,6 +359,7 @@ static int emu_vm_init(struct vm *vm)
 		err = -ENOMEM;
 		goto err_free;
 	}
+	ew->ram_pages = vm->mem.total / 4096;
 	err = pic_create(vm, &ew->pic);
 	if (err)
 		goto err_free;
@@ -346,6 +370,8 @@ static int emu_vm_init(struct vm *vm)
 	if (err)
 		goto err_ioapic;
 	vm->accel_data = ew;
+	vm->mem.write_hook = emu_dma_written;
+	vm->mem.write_hook_opaque = ew;
 	return 0;
 
 err_ioapic:
@@ -364,6 +390,7 @@ static void emu_vm_destroy(struct vm *vm)
 
 	if (!ew)
 		return;
+	vm->mem.write_hook = NULL;
 	pit_destroy(ew->pit);
 	ioapic_destroy(ew->ioapic);
 	pic_destroy(ew->pic);

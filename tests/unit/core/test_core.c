@@ -122,6 +122,41 @@ static void test_guest_mem_layout(void **state)
 	guest_mem_destroy(&mem);
 }
 
+struct hook_rec { uint64_t off, len; int calls; };
+
+static void record_write(void *opaque, uint64_t off, uint64_t len)
+{
+	struct hook_rec *h = opaque;
+	h->off = off;
+	h->len = len;
+	h->calls++;
+}
+
+/* Device writes reach the backend's hook with memfd offsets (DMA into code pages). */
+static void test_guest_mem_write_hook(void **state)
+{
+	struct guest_mem mem;
+	struct hook_rec h = { 0 };
+	uint8_t buf[64] = { 0 };
+
+	assert_int_equal(guest_mem_create(&mem, 4 * GiB), 0);
+	mem.write_hook = record_write;
+	mem.write_hook_opaque = &h;
+	assert_int_equal(guest_mem_write(&mem, 0x5000, buf, 64), 0);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.off, 0x5000);
+	assert_int_equal(h.len, 64);
+	/* Above 4 GiB the memfd offset continues after the low region. */
+	guest_mem_mark_dirty(&mem, 4 * GiB + 0x2000, 4096);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(h.off, GUEST_PCI_HOLE_START + 0x2000);
+	assert_int_equal(h.len, 4096);
+	/* Nothing outside RAM. */
+	guest_mem_mark_dirty(&mem, GUEST_PCI_HOLE_START, 16);
+	assert_int_equal(h.calls, 2);
+	guest_mem_destroy(&mem);
+}
+
 static void test_vm_pause_stops_vcpus(void **state)
 {
 	struct vm_config cfg = { .mem_size = 16 * MiB, .ncpus = 2 };
@@ -215,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_bus_dispatch),
 		cmocka_unit_test(test_bus_many_ranges),
 		cmocka_unit_test(test_guest_mem_layout),
+		cmocka_unit_test(test_guest_mem_write_hook),
 		cmocka_unit_test(test_vm_pause_stops_vcpus),
 		cmocka_unit_test(test_vm_stop_while_paused),
 		cmocka_unit_test(test_vm_bad_config),
