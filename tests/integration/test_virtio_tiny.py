@@ -59,6 +59,33 @@ def test_tiny_virtio_blk(vireo, accel, tmp_path):
     assert data == bytes((i * 7 + 3) & 0xff for i in range(512))
 
 
+# guest/tiny/virtio-dma-code.c: DMA_CODE_SECTOR and what it holds.
+DMA_CODE_SECTOR = 4
+NEW_CODE = bytes([0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3])      # mov eax, 2; ret
+
+
+def test_tiny_virtio_dma_over_code(vireo, accel, tmp_path):
+    """A guest runs a function, has virtio-blk read new code over it, runs it
+    again and must get the new code.  KVM: the hardware keeps DMA coherent
+    with instruction fetch.  emu: only the guest_mem write hook tells the
+    decoded-instruction cache that the device changed the page (no CPU
+    store touches it); without it the guest runs the stale `mov eax, 1`
+    and exits 0x11."""
+    elf = tiny("virtio-dma-code")
+    disk = tmp_path / "code.img"
+    with open(disk, "wb") as f:
+        f.truncate(1 << 20)
+        f.seek(DMA_CODE_SECTOR * 512)
+        f.write(NEW_CODE.ljust(512, b"\xcc"))          # int3 padding
+    r = run([vireo, "run", "--accel", accel, "--kernel", elf, "--disk", str(disk)],
+            timeout=120)
+    print(r.stdout, r.stderr)
+    assert "before the DMA the function returns 1" in r.stdout
+    assert "STALE" not in r.stdout, "the emu ran decoded code the device overwrote"
+    assert "after the DMA the function returns 2" in r.stdout
+    assert r.returncode == 0x22, r.stderr
+
+
 @pytest.mark.parametrize("fmt", ["qcow2", "vhd"])
 def test_tiny_virtio_blk_formats(vireo, accel, tmp_path, fmt):
     """The same guest over qcow2 and VHD images: the front end does not know
