@@ -9,13 +9,12 @@
 #include "vireo/vm.h"
 
 /*
- * Leaf 1 EDX: FPU TSC MSR PAE CX8 APIC PGE CMOV PAT PSE CLFSH FXSR SSE SSE2.
- * No MMX: the emu CPU does not implement the MMX register instructions (and
- * x86-64 Linux, glibc and busybox do not need them).
+ * Leaf 1 EDX: FPU TSC MSR PAE CX8 APIC PGE CMOV PAT PSE CLFSH MMX FXSR SSE
+ * SSE2 (the x86-64-v1 baseline; glibc's ISA-level check needs MMX).
  */
 #define F1_EDX ((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
 		(1u << 8) | (1u << 9) | (1u << 13) | (1u << 15) | (1u << 16) | \
-		(1u << 19) | (1u << 24) | (1u << 25) | (1u << 26))
+		(1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
 /* Leaf 1 ECX: CX16 (13), POPCNT (23), TSC_DEADLINE (24), HYPERVISOR (31). */
 #define F1_ECX ((1u << 13) | (1u << 23) | (1u << 24) | (1u << 31))
 /* 0x80000001 EDX: SYSCALL (11), NX (20), RDTSCP (27), LM (29). */

@@ -340,6 +340,7 @@ static void test_cpuid_policy(void **state)
 	x86_cpuid(NULL, 3, 1, 0, r);
 	assert_int_equal(r[1] >> 24, 3);          /* APIC ID */
 	assert_true(r[3] & (1u << 26));           /* SSE2: x86-64 baseline */
+	assert_true(r[3] & (1u << 23));           /* MMX: x86-64 baseline too */
 	assert_true(r[2] & (1u << 31));           /* hypervisor */
 	assert_false(r[2] & (1u << 26));          /* no XSAVE */
 	assert_false(r[2] & (1u << 21));          /* no x2APIC */
