@@ -22,6 +22,14 @@
 /* 0x80000001 ECX: LAHF_LM (0). */
 #define F81_ECX (1u << 0)
 
+/*
+ * Leaf 7 subleaf 0 EDX: ARCH_CAPABILITIES (29).  The emu CPU answers
+ * RDMSR IA32_ARCH_CAPABILITIES with the "not affected" bits that hold for
+ * an interpreter that does not speculate (X86_ARCH_CAP_EMU); under kvm the
+ * bit is intersected with KVM's supported CPUID and KVM answers the MSR.
+ */
+#define F7_EDX (1u << 29)
+
 /* KVM paravirtual leaves (Documentation/virt/kvm/x86/cpuid.rst). */
 #define KVM_FEATURE_CLOCKSOURCE2        (1u << 3)
 #define KVM_FEATURE_CLOCKSOURCE_STABLE  (1u << 24)
@@ -62,6 +70,11 @@ static void cpuid_basic(struct vm *vm, int vcpu_id, uint32_t leaf,
 		out[2] = F1_ECX;
 		out[3] = F1_EDX;
 		break;
+	case 0x07:
+		/* EAX = 0: subleaf 0 is the highest; other subleaves are all zero. */
+		if (subleaf == 0)
+			out[3] = F7_EDX;
+		break;
 	case 0x0b:
 		/* Extended topology: one thread per core, ncpus cores per package. */
 		if (subleaf == 0) {
@@ -78,7 +91,7 @@ static void cpuid_basic(struct vm *vm, int vcpu_id, uint32_t leaf,
 		out[3] = vcpu_id;
 		break;
 	default:
-		break;   /* leaves 2-0xa: nothing advertised */
+		break;   /* other leaves up to 0xa: nothing advertised */
 	}
 }
 

@@ -425,6 +425,7 @@ static int run_flat(struct emu_cpu *c, const uint8_t *code, size_t len)
 	memcpy(flat_ram + 0x500, code, len);
 	c->rip = 0x500;
 	c->gpr[R_SP] = 0x7000;
+	c->halted = false;
 	(void)emu_cpu_run(c, 100, true, &exc);
 	return exc;
 }
@@ -528,6 +529,29 @@ static void test_mmx_x87_reads_mm(void **unused)
 	assert_int_equal(flat_ram[0x3009], 0xff);
 	assert_int_equal(c->x87.top, 1);        /* the pop moved TOP */
 	assert_int_equal(c->x87.ftw, 0xfe);
+}
+
+static void test_arch_capabilities_msr(void **unused)
+{
+	struct emu_cpu *c = flat_cpu();
+	static const uint8_t rd[] = {
+		0x66, 0xb9, 0x0a, 0x01, 0x00, 0x00,     /* mov ecx, 0x10a */
+		0x0f, 0x32,                             /* rdmsr */
+		0xf4,
+	};
+	static const uint8_t wr[] = {
+		0x66, 0xb9, 0x0a, 0x01, 0x00, 0x00,     /* mov ecx, 0x10a */
+		0x0f, 0x30,                             /* wrmsr */
+		0xf4,
+	};
+	uint64_t v;
+
+	assert_int_equal(run_flat(c, rd, sizeof(rd)), -1);
+	v = (c->gpr[R_DX] << 32) | (uint32_t)c->gpr[R_AX];
+	/* RDCL_NO, SSB_NO, MDS_NO, TAA_NO...; no IBRS_ALL, RSBA or TSX_CTRL. */
+	assert_int_equal(v & 0x13b, 0x139);
+	assert_int_equal(v & ((1u << 1) | (1u << 2) | (1u << 7) | (1u << 19)), 0);
+	assert_int_equal(run_flat(c, wr, sizeof(wr)), EXC_GP);
 }
 
 /* ---- differential test against the host CPU ---- */
@@ -760,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_mmx_emms),
 		cmocka_unit_test(test_mmx_cr0_em_ts),
 		cmocka_unit_test(test_mmx_x87_reads_mm),
+		cmocka_unit_test(test_arch_capabilities_msr),
 		cmocka_unit_test(test_differential),
 	};
 
