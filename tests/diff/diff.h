@@ -38,6 +38,7 @@ enum form_class {
 	CLS_STR,        /* string ops: RSI/RDI into memory, small RCX */
 	CLS_FP,         /* SSE floating point: FP-shaped XMM and memory */
 	CLS_X87,        /* x87 sequence over FP values in memory */
+	CLS_MMX,        /* MMX: random x87 registers, TOP and tags (fpw: FP-shaped XMM/memory) */
 };
 
 #define FORM_NAME_MAX 48

@@ -1306,6 +1306,150 @@ static void gen_x87_more(struct builder *b)
 		add_raw(b, seq[i].name, seq[i].code, seq[i].len, CLS_X87, 0, RBX);
 }
 
+/* ---- MMX (0F xx without prefix) and the SSE-era MMX forms ---- */
+
+enum {
+	MK_MM,          /* mm, mm/m64 */
+	MK_MMI,         /* mm, mm/m64, imm8 */
+	MK_ST,          /* mm/m64, mm (store) */
+	MK_STM,         /* m64, mm (store, memory only) */
+	MK_MG,          /* mm, r/m32|64 (W decides) */
+	MK_MGI,         /* mm, r32/m16, imm8 */
+	MK_GM,          /* r/m32|64, mm (W decides) */
+	MK_GMR,         /* r32, mm register only */
+	MK_GMRI,        /* r32, mm register only, imm8 */
+	MK_XM,          /* xmm, mm/m64 */
+	MK_MX,          /* mm, xmm/m64 (m128 aligned for the PD forms) */
+	MK_XMR,         /* xmm, mm register only */
+	MK_MXR,         /* mm, xmm register only */
+};
+
+struct mmx_op {
+	const char *name;
+	uint8_t pfx, op;
+	int kind;
+	uint8_t fpw;
+};
+
+static void mmx_add(struct builder *b, const struct mmx_op *o, bool mem, bool w, const char *suffix)
+{
+	struct insn in = { .opreg = -1, .modrm = true, .nop = 2 };
+	char name[FORM_NAME_MAX];
+	bool gpr_reg = o->kind == MK_GMR || o->kind == MK_GMRI;
+	bool gpr_rm = o->kind == MK_MG || o->kind == MK_MGI || o->kind == MK_GM;
+	struct form *f;
+
+	if (o->pfx)
+		in.pfx[in.npfx++] = o->pfx;
+	in.w = w;
+	in.op[0] = 0x0f; in.op[1] = o->op;
+	in.mem = mem;
+	/* mm registers 8-15 set REX.R/REX.B, which MMX operands ignore. */
+	in.reg = gpr_reg ? pick_gpr(b, -1) : (int)(b->pick++ % 16);
+	if (mem) {
+		in.rm = pick_base(b);
+		in.disp = 0x20;
+	} else {
+		in.rm = gpr_rm ? pick_gpr(b, -1) : (int)((b->pick++ * 5 + 1) % 16);
+	}
+	if (o->kind == MK_MMI || o->kind == MK_MGI || o->kind == MK_GMRI) {
+		in.immsz = 1;
+		in.imm = (b->pick * 0x35 + 0x1b) & 0xff;
+	}
+	snprintf(name, sizeof(name), "%s%s%s", o->name, mem ? " mem" : "", suffix);
+	f = add(b, name, &in, CLS_MMX, 0);
+	if (!f)
+		return;
+	f->fpw = o->fpw;
+	if (o->kind == MK_MX && o->pfx == 0x66)
+		f->memalign = 16;
+}
+
+static void gen_mmx(struct builder *b)
+{
+	static const struct mmx_op ops[] = {
+		{ "paddb mm", 0, 0xfc, MK_MM }, { "paddw mm", 0, 0xfd, MK_MM }, { "paddd mm", 0, 0xfe, MK_MM },
+		{ "paddq mm", 0, 0xd4, MK_MM }, { "psubb mm", 0, 0xf8, MK_MM }, { "psubw mm", 0, 0xf9, MK_MM },
+		{ "psubd mm", 0, 0xfa, MK_MM }, { "psubq mm", 0, 0xfb, MK_MM }, { "paddsb mm", 0, 0xec, MK_MM },
+		{ "paddsw mm", 0, 0xed, MK_MM }, { "paddusb mm", 0, 0xdc, MK_MM }, { "paddusw mm", 0, 0xdd, MK_MM },
+		{ "psubsb mm", 0, 0xe8, MK_MM }, { "psubsw mm", 0, 0xe9, MK_MM }, { "psubusb mm", 0, 0xd8, MK_MM },
+		{ "psubusw mm", 0, 0xd9, MK_MM }, { "pmullw mm", 0, 0xd5, MK_MM }, { "pmulhw mm", 0, 0xe5, MK_MM },
+		{ "pmulhuw mm", 0, 0xe4, MK_MM }, { "pmuludq mm", 0, 0xf4, MK_MM }, { "pmaddwd mm", 0, 0xf5, MK_MM },
+		{ "pand mm", 0, 0xdb, MK_MM }, { "pandn mm", 0, 0xdf, MK_MM }, { "por mm", 0, 0xeb, MK_MM },
+		{ "pxor mm", 0, 0xef, MK_MM }, { "pcmpeqb mm", 0, 0x74, MK_MM }, { "pcmpeqw mm", 0, 0x75, MK_MM },
+		{ "pcmpeqd mm", 0, 0x76, MK_MM }, { "pcmpgtb mm", 0, 0x64, MK_MM }, { "pcmpgtw mm", 0, 0x65, MK_MM },
+		{ "pcmpgtd mm", 0, 0x66, MK_MM }, { "pmaxub mm", 0, 0xde, MK_MM }, { "pminub mm", 0, 0xda, MK_MM },
+		{ "pmaxsw mm", 0, 0xee, MK_MM }, { "pminsw mm", 0, 0xea, MK_MM }, { "pavgb mm", 0, 0xe0, MK_MM },
+		{ "pavgw mm", 0, 0xe3, MK_MM }, { "psadbw mm", 0, 0xf6, MK_MM }, { "punpcklbw mm", 0, 0x60, MK_MM },
+		{ "punpcklwd mm", 0, 0x61, MK_MM }, { "punpckldq mm", 0, 0x62, MK_MM },
+		{ "punpckhbw mm", 0, 0x68, MK_MM }, { "punpckhwd mm", 0, 0x69, MK_MM }, { "punpckhdq mm", 0, 0x6a, MK_MM },
+		{ "packsswb mm", 0, 0x63, MK_MM }, { "packssdw mm", 0, 0x6b, MK_MM }, { "packuswb mm", 0, 0x67, MK_MM },
+		{ "psllw mm", 0, 0xf1, MK_MM }, { "pslld mm", 0, 0xf2, MK_MM }, { "psllq mm", 0, 0xf3, MK_MM },
+		{ "psrlw mm", 0, 0xd1, MK_MM }, { "psrld mm", 0, 0xd2, MK_MM }, { "psrlq mm", 0, 0xd3, MK_MM },
+		{ "psraw mm", 0, 0xe1, MK_MM }, { "psrad mm", 0, 0xe2, MK_MM },
+		{ "movq mm, mm/m64", 0, 0x6f, MK_MM }, { "movq mm/m64, mm", 0, 0x7f, MK_ST },
+		{ "movntq m64, mm", 0, 0xe7, MK_STM }, { "pshufw", 0, 0x70, MK_MMI },
+		{ "pinsrw mm", 0, 0xc4, MK_MGI }, { "pextrw mm", 0, 0xc5, MK_GMRI },
+		{ "pmovmskb mm", 0, 0xd7, MK_GMR },
+		{ "cvtpi2ps", 0, 0x2a, MK_XM }, { "cvtpi2pd", 0x66, 0x2a, MK_XM },
+		{ "cvtps2pi", 0, 0x2d, MK_MX, 4 }, { "cvttps2pi", 0, 0x2c, MK_MX, 4 },
+		{ "cvtpd2pi", 0x66, 0x2d, MK_MX, 8 }, { "cvttpd2pi", 0x66, 0x2c, MK_MX, 8 },
+		{ "movq2dq", 0xf3, 0xd6, MK_XMR }, { "movdq2q", 0xf2, 0xd6, MK_MXR },
+	};
+	static const struct mmx_op gm[] = {
+		{ "movd/q mm, r/m", 0, 0x6e, MK_MG }, { "movd/q r/m, mm", 0, 0x7e, MK_GM },
+	};
+	static const struct { const char *name; uint8_t op; int digit; } shimm[] = {
+		{ "psrlw mm, imm", 0x71, 2 }, { "psraw mm, imm", 0x71, 4 }, { "psllw mm, imm", 0x71, 6 },
+		{ "psrld mm, imm", 0x72, 2 }, { "psrad mm, imm", 0x72, 4 }, { "pslld mm, imm", 0x72, 6 },
+		{ "psrlq mm, imm", 0x73, 2 }, { "psllq mm, imm", 0x73, 6 },
+		{ "psrldq mm, imm (#UD)", 0x73, 3 },
+	};
+	static const struct { const char *name; uint8_t code[24]; int len; int membase; } seq[] = {
+		{ "emms", { 0x0f, 0x77 }, 2, -1 },
+		{ "movq mm0, m64; emms", { 0x0f, 0x6f, 0x03, 0x0f, 0x77 }, 5, RBX },
+		{ "fld m64; movd mm1, eax", { 0xdd, 0x03, 0x0f, 0x6e, 0xc8 }, 5, RBX },
+		{ "movq mm2, m64; emms; fld; fstp", { 0x0f, 0x6f, 0x13, 0x0f, 0x77, 0xdd, 0x43, 0x08,
+						     0xdd, 0x5b, 0x10 }, 11, RBX },
+		{ "movq mm0, m64; fstp m80", { 0x0f, 0x6f, 0x03, 0xdb, 0x7b, 0x10 }, 6, RBX },
+		{ "paddb mm0, mm1; fnstsw ax", { 0x0f, 0xfc, 0xc1, 0xdf, 0xe0 }, 5, -1 },
+		{ "maskmovq mm1, mm2", { 0x0f, 0xf7, 0xca }, 3, RDI },
+		{ "rex.b maskmovq mm3, mm6", { 0x41, 0x0f, 0xf7, 0xde }, 4, RDI },
+		{ "punpcklqdq mm (#UD)", { 0x0f, 0x6c, 0xc1 }, 3, -1 },
+		{ "movq mm/m64 0f d6 (#UD)", { 0x0f, 0xd6, 0xc1 }, 3, -1 },
+		{ "movntq mm, mm (#UD)", { 0x0f, 0xe7, 0xc1 }, 3, -1 },
+	};
+	unsigned i;
+	int w;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		const struct mmx_op *o = &ops[i];
+
+		if (o->kind != MK_STM)
+			mmx_add(b, o, false, false, "");
+		if (o->kind != MK_GMR && o->kind != MK_GMRI && o->kind != MK_XMR && o->kind != MK_MXR)
+			mmx_add(b, o, true, false, "");
+	}
+	for (i = 0; i < sizeof(gm) / sizeof(gm[0]); i++) {
+		for (w = 0; w < 2; w++) {
+			mmx_add(b, &gm[i], false, w, w ? " (64)" : " (32)");
+			mmx_add(b, &gm[i], true, w, w ? " (64)" : " (32)");
+		}
+	}
+	for (i = 0; i < sizeof(shimm) / sizeof(shimm[0]); i++) {
+		struct insn in = { .opreg = -1, .modrm = true, .nop = 2 };
+
+		in.op[0] = 0x0f; in.op[1] = shimm[i].op;
+		in.reg = shimm[i].digit;
+		in.rm = b->pick++ % 16;
+		in.immsz = 1;
+		in.imm = (b->pick * 13) % 70;
+		add(b, shimm[i].name, &in, CLS_MMX, 0);
+	}
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		add_raw(b, seq[i].name, seq[i].code, seq[i].len, CLS_MMX, 0, seq[i].membase);
+}
+
 int diff_forms_build(struct form *forms, int cap)
 {
 	struct builder b = { .forms = forms, .cap = cap };
@@ -1326,5 +1470,6 @@ int diff_forms_build(struct form *forms, int cap)
 	gen_misc(&b);
 	gen_branches(&b);
 	gen_x87_more(&b);
+	gen_mmx(&b);
 	return b.n;
 }

@@ -237,6 +237,20 @@ static void make_input(const struct form *f, uint64_t seed, struct emu_test_stat
 	st->fxsave[29] = 0xff;
 	memcpy(st->fxsave + 160, st->xmm, 256);
 
+	if (f->cls == CLS_MMX) {
+		/* MM0-7 alias R0-R7 wherever TOP points (SDM Vol.1 §9.5). */
+		uint16_t fsw = (uint16_t)((rng_next(&s) & 7) << 11);
+
+		memcpy(st->fxsave + 2, &fsw, 2);
+		st->fxsave[4] = (uint8_t)rng_next(&s);
+		for (i = 0; i < 8; i++)
+			fill_random(st->fxsave + 32 + 16 * i, 10, &s);
+		if (f->fpw) {
+			fill_fp(&st->xmm[0][0], sizeof(st->xmm), f->fpw, &s);
+			fill_fp(st->mem, sizeof(st->mem), f->fpw, &s);
+			memcpy(st->fxsave + 160, st->xmm, 256);
+		}
+	}
 	if (f->membase >= 0) {
 		uint64_t off = 0x400 + rng_next(&s) % 0x1400;
 

@@ -88,6 +88,14 @@ def test_default_guest_shell(vireo, guest_dir, emu_ok):
         cpuinfo = shell(child, "cat /proc/cpuinfo")
         assert re.search(r"^processor\s*:\s*0$", cpuinfo, re.M)
         assert "sse2" in cpuinfo and " lm " in cpuinfo + " "
+        assert " mmx " in cpuinfo                   # the x86-64-v1 baseline
+        # IA32_ARCH_CAPABILITIES says the interpreter does not speculate:
+        # no Meltdown (so no page-table isolation), MDS, SSB, L1TF.
+        flags = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M).group(1).split()
+        bugs = re.search(r"^bugs\s*:(.*)$", cpuinfo, re.M).group(1).split()
+        assert "arch_capabilities" in flags and "pti" not in flags
+        for bug in ("cpu_meltdown", "mds", "spec_store_bypass", "l1tf", "itlb_multihit"):
+            assert bug not in bugs, bugs
 
         assert shell(child, "echo $(( (123456789 * 987) % 1000003 + 2**20 ))").strip() == \
             str((123456789 * 987) % 1000003 + 2**20)

@@ -407,4 +407,10 @@ int emu_fxrstor(struct emu_cpu *cpu, const uint8_t *buf);
 /* Returns false if the opcode is not an SSE instruction it implements. */
 bool emu_sse_exec(struct emu_cpu *cpu, struct emu_insn *in);
 
+/* ---- mmx.c ---- */
+/* True if in (0F map, with its mandatory prefix) is an MMX register form. */
+bool emu_mmx_form(const struct emu_insn *in);
+/* Execute an instruction for which emu_mmx_form() is true (faults longjmp). */
+void emu_mmx_exec(struct emu_cpu *cpu, struct emu_insn *in);
+
 #endif

@@ -7,10 +7,10 @@
 
 #include "accel/emu/emu_cpuid.h"
 
-/* Leaf 1 EDX: FPU PSE TSC MSR PAE CX8 APIC PGE CMOV PAT CLFSH FXSR SSE SSE2. */
+/* Leaf 1 EDX: FPU PSE TSC MSR PAE CX8 APIC PGE CMOV PAT CLFSH MMX FXSR SSE SSE2. */
 #define EMU_CPUID_1_EDX ((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
 			 (1u << 8) | (1u << 9) | (1u << 13) | (1u << 15) | (1u << 16) | \
-			 (1u << 19) | (1u << 24) | (1u << 25) | (1u << 26))
+			 (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
 /* Leaf 1 ECX: CX16 POPCNT TSC_DEADLINE HYPERVISOR. */
 #define EMU_CPUID_1_ECX ((1u << 13) | (1u << 23) | (1u << 24) | (1u << 31))
 /* 0x80000001 EDX: SYSCALL NX RDTSCP LM; ECX: LAHF_LM. */

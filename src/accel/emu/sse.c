@@ -2,8 +2,7 @@
 /*
  * SSE and SSE2 (Intel SDM Vol. 1 Chapters 10-11; Vol. 2 per instruction),
  * plus FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, fences and CLFLUSH (0F AE).
- * MMX register forms are not implemented (#UD): the x86-64 Linux kernel,
- * glibc and busybox do not use them.  Arithmetic runs on the host's SSE
+ * The MMX register forms are in mmx.c (routed from emu_sse_exec).  Arithmetic runs on the host's SSE
  * unit with the guest's MXCSR rounding mode; exception flags are merged
  * back into the guest MXCSR, unmasked SIMD exceptions are not raised.
  */
@@ -13,19 +12,8 @@
 
 #include "accel/emu/cpu.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/simd.h"
 
-union xmm {
-	uint8_t b[16];
-	int8_t sb[16];
-	uint16_t w[8];
-	int16_t sw[8];
-	uint32_t d[4];
-	int32_t sd[4];
-	uint64_t q[2];
-	int64_t sq[2];
-	float f[4];
-	double df[2];
-};
 
 static void xmm_get(const struct emu_cpu *c, int r, union xmm *x)
 {
@@ -547,7 +535,7 @@ static int8_t sat_s8(int v) { return v < -128 ? -128 : v > 127 ? 127 : (int8_t)v
 static uint16_t sat_u16(int v) { return v < 0 ? 0 : v > 65535 ? 65535 : (uint16_t)v; }
 static int16_t sat_s16(int v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : (int16_t)v; }
 
-static void shift_lanes(union xmm *d, int lane, uint64_t cnt, int kind)
+void emu_simd_shift_lanes(union xmm *d, int lane, uint64_t cnt, int kind)
 {
 	int n = 16 / lane, bits = lane * 8;
 
@@ -591,7 +579,6 @@ static bool int_op(struct emu_cpu *c, struct emu_insn *in)
 {
 	uint8_t op = (uint8_t)in->op;
 	union xmm d, s, r;
-	int i;
 
 	if (in->mandatory != 0x66)
 		return false;
@@ -601,9 +588,9 @@ static bool int_op(struct emu_cpu *c, struct emu_insn *in)
 			return false;
 		xmm_get(c, in->rm, &d);
 		switch (in->reg & 7) {
-		case 2: shift_lanes(&d, lane, in->imm, 0); break;
-		case 4: if (lane == 8) return false; shift_lanes(&d, lane, in->imm, 2); break;
-		case 6: shift_lanes(&d, lane, in->imm, 1); break;
+		case 2: emu_simd_shift_lanes(&d, lane, in->imm, 0); break;
+		case 4: if (lane == 8) return false; emu_simd_shift_lanes(&d, lane, in->imm, 2); break;
+		case 6: emu_simd_shift_lanes(&d, lane, in->imm, 1); break;
 		case 3: if (lane != 8) return false; byte_shift(&d, (unsigned)in->imm, false); break;
 		case 7: if (lane != 8) return false; byte_shift(&d, (unsigned)in->imm, true); break;
 		default: return false;
@@ -614,6 +601,18 @@ static bool int_op(struct emu_cpu *c, struct emu_insn *in)
 	xmm_get(c, in->reg, &d);
 	src_get(c, in, &s, 16, true);
 	r = d;
+	if (!emu_simd_int_lanes(op, &d, &s, &r))
+		return false;
+	xmm_put(c, in->reg, &r);
+	return true;
+}
+
+bool emu_simd_int_lanes(uint8_t op, const union xmm *dp, const union xmm *sp, union xmm *rp)
+{
+	const union xmm d = *dp, s = *sp;
+	union xmm r = *rp;
+	int i;
+
 	switch (op) {
 	case 0x60: for (i = 0; i < 8; i++) { r.b[2 * i] = d.b[i]; r.b[2 * i + 1] = s.b[i]; } break;
 	case 0x61: for (i = 0; i < 4; i++) { r.w[2 * i] = d.w[i]; r.w[2 * i + 1] = s.w[i]; } break;
@@ -632,14 +631,14 @@ static bool int_op(struct emu_cpu *c, struct emu_insn *in)
 	case 0x74: for (i = 0; i < 16; i++) r.b[i] = d.b[i] == s.b[i] ? 0xff : 0; break;
 	case 0x75: for (i = 0; i < 8; i++) r.w[i] = d.w[i] == s.w[i] ? 0xffff : 0; break;
 	case 0x76: for (i = 0; i < 4; i++) r.d[i] = d.d[i] == s.d[i] ? ~0u : 0; break;
-	case 0xd1: shift_lanes(&r, 2, s.q[0], 0); break;
-	case 0xd2: shift_lanes(&r, 4, s.q[0], 0); break;
-	case 0xd3: shift_lanes(&r, 8, s.q[0], 0); break;
-	case 0xe1: shift_lanes(&r, 2, s.q[0], 2); break;
-	case 0xe2: shift_lanes(&r, 4, s.q[0], 2); break;
-	case 0xf1: shift_lanes(&r, 2, s.q[0], 1); break;
-	case 0xf2: shift_lanes(&r, 4, s.q[0], 1); break;
-	case 0xf3: shift_lanes(&r, 8, s.q[0], 1); break;
+	case 0xd1: emu_simd_shift_lanes(&r, 2, s.q[0], 0); break;
+	case 0xd2: emu_simd_shift_lanes(&r, 4, s.q[0], 0); break;
+	case 0xd3: emu_simd_shift_lanes(&r, 8, s.q[0], 0); break;
+	case 0xe1: emu_simd_shift_lanes(&r, 2, s.q[0], 2); break;
+	case 0xe2: emu_simd_shift_lanes(&r, 4, s.q[0], 2); break;
+	case 0xf1: emu_simd_shift_lanes(&r, 2, s.q[0], 1); break;
+	case 0xf2: emu_simd_shift_lanes(&r, 4, s.q[0], 1); break;
+	case 0xf3: emu_simd_shift_lanes(&r, 8, s.q[0], 1); break;
 	case 0xd4: for (i = 0; i < 2; i++) r.q[i] = d.q[i] + s.q[i]; break;
 	case 0xfb: for (i = 0; i < 2; i++) r.q[i] = d.q[i] - s.q[i]; break;
 	case 0xd5: for (i = 0; i < 8; i++) r.w[i] = (uint16_t)(d.sw[i] * s.sw[i]); break;
@@ -681,7 +680,7 @@ static bool int_op(struct emu_cpu *c, struct emu_insn *in)
 	default:
 		return false;
 	}
-	xmm_put(c, in->reg, &r);
+	*rp = r;
 	return true;
 }
 
@@ -827,17 +826,16 @@ bool emu_sse_exec(struct emu_cpu *c, struct emu_insn *in)
 
 	if (in->op >= 0x200 || in->op < 0x100)
 		return false;
+	if (emu_mmx_form(in)) {
+		emu_mmx_exec(c, in);
+		return true;
+	}
 	switch (op) {
 	case 0xae:
 		return grp15(c, in);
 	case 0xc3:
 		return moves(c, in);
-	case 0x77: /* EMMS: no MMX state to reset beyond the tag word */
-		if (in->mandatory)
-			return false;
-		c->x87.ftw = 0;
-		return true;
-	case 0x10 ... 0x17: case 0x28 ... 0x2f: case 0x50 ... 0x76: case 0x78 ... 0x7f:
+	case 0x10 ... 0x17: case 0x28 ... 0x2f: case 0x50 ... 0x7f:
 	case 0xc2: case 0xc4 ... 0xc6: case 0xd0 ... 0xff:
 		break;
 	default:

@@ -1006,6 +1006,22 @@ void emu_sys_legacy(struct emu_cpu *c, struct emu_insn *in)
 
 /* ---- MSRs (Intel SDM Vol. 4) owned by the CPU itself ---- */
 
+/*
+ * IA32_ARCH_CAPABILITIES (SDM Vol. 4 Table 2-2; Linux msr-index.h ARCH_CAP_*):
+ * only the "not susceptible" bits, each true of an in-order interpreter
+ * that neither speculates nor has fill buffers, an L1D or a shared TLB:
+ * RDCL_NO (0, Meltdown/L1TF), SKIP_L1DFL_VMENTRY (3, no VMX to enter),
+ * SSB_NO (4), MDS_NO (5), IF_PSCHANGE_MC_NO (6, iTLB multihit), TAA_NO (8),
+ * SBDR_SSDP_NO (13), FBSDP_NO (14), PSDP_NO (15) (MMIO stale data),
+ * BHI_NO (20), PBRSB_NO (24), GDS_NO (26), RFDS_NO (27).  Not set: the bits
+ * that announce a mechanism (IBRS_ALL, TSX_CTRL, FB_CLEAR, DOITM...) or
+ * a weakness (RSBA, RRSBA).  Read-only: WRMSR is #GP.
+ */
+#define X86_ARCH_CAP_EMU ((1ULL << 0) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | \
+			  (1ULL << 6) | (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | \
+			  (1ULL << 15) | (1ULL << 20) | (1ULL << 24) | (1ULL << 26) | \
+			  (1ULL << 27))
+
 int emu_msr_read(struct emu_cpu *c, uint32_t idx, uint64_t *val)
 {
 	switch (idx) {
@@ -1023,6 +1039,7 @@ int emu_msr_read(struct emu_cpu *c, uint32_t idx, uint64_t *val)
 	case MSR_IA32_SYSENTER_EIP: *val = c->sysenter_eip; return 0;
 	case MSR_IA32_CR_PAT: *val = c->pat; return 0;
 	case MSR_IA32_MISC_ENABLE: *val = c->misc_enable; return 0;
+	case MSR_IA32_ARCH_CAPABILITIES: *val = X86_ARCH_CAP_EMU; return 0;
 	case MSR_IA32_TSC:
 		*val = (c->tsc_read ? c->tsc_read(c) : c->icount) + (uint64_t)c->tsc_offset;
 		return 0;
@@ -1061,6 +1078,7 @@ int emu_msr_write(struct emu_cpu *c, uint32_t idx, uint64_t v)
 	case MSR_IA32_SYSENTER_EIP: c->sysenter_eip = v; return 0;
 	case MSR_IA32_CR_PAT: c->pat = v; return 0;
 	case MSR_IA32_MISC_ENABLE: c->misc_enable = v; return 0;
+	case MSR_IA32_ARCH_CAPABILITIES: return -1;
 	case MSR_IA32_TSC: {
 		uint64_t now = c->tsc_read ? c->tsc_read(c) : c->icount;
 		c->tsc_offset = (int64_t)(v - now);

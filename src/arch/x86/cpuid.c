@@ -9,19 +9,26 @@
 #include "vireo/vm.h"
 
 /*
- * Leaf 1 EDX: FPU TSC MSR PAE CX8 APIC PGE CMOV PAT PSE CLFSH FXSR SSE SSE2.
- * No MMX: the emu CPU does not implement the MMX register instructions (and
- * x86-64 Linux, glibc and busybox do not need them).
+ * Leaf 1 EDX: FPU TSC MSR PAE CX8 APIC PGE CMOV PAT PSE CLFSH MMX FXSR SSE
+ * SSE2 (the x86-64-v1 baseline; glibc's ISA-level check needs MMX).
  */
 #define F1_EDX ((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
 		(1u << 8) | (1u << 9) | (1u << 13) | (1u << 15) | (1u << 16) | \
-		(1u << 19) | (1u << 24) | (1u << 25) | (1u << 26))
+		(1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
 /* Leaf 1 ECX: CX16 (13), POPCNT (23), TSC_DEADLINE (24), HYPERVISOR (31). */
 #define F1_ECX ((1u << 13) | (1u << 23) | (1u << 24) | (1u << 31))
 /* 0x80000001 EDX: SYSCALL (11), NX (20), RDTSCP (27), LM (29). */
 #define F81_EDX ((1u << 11) | (1u << 20) | (1u << 27) | (1u << 29))
 /* 0x80000001 ECX: LAHF_LM (0). */
 #define F81_ECX (1u << 0)
+
+/*
+ * Leaf 7 subleaf 0 EDX: ARCH_CAPABILITIES (29).  The emu CPU answers
+ * RDMSR IA32_ARCH_CAPABILITIES with the "not affected" bits that hold for
+ * an interpreter that does not speculate (X86_ARCH_CAP_EMU); under kvm the
+ * bit is intersected with KVM's supported CPUID and KVM answers the MSR.
+ */
+#define F7_EDX (1u << 29)
 
 /* KVM paravirtual leaves (Documentation/virt/kvm/x86/cpuid.rst). */
 #define KVM_FEATURE_CLOCKSOURCE2        (1u << 3)
@@ -63,6 +70,11 @@ static void cpuid_basic(struct vm *vm, int vcpu_id, uint32_t leaf,
 		out[2] = F1_ECX;
 		out[3] = F1_EDX;
 		break;
+	case 0x07:
+		/* EAX = 0: subleaf 0 is the highest; other subleaves are all zero. */
+		if (subleaf == 0)
+			out[3] = F7_EDX;
+		break;
 	case 0x0b:
 		/* Extended topology: one thread per core, ncpus cores per package. */
 		if (subleaf == 0) {
@@ -79,7 +91,7 @@ static void cpuid_basic(struct vm *vm, int vcpu_id, uint32_t leaf,
 		out[3] = vcpu_id;
 		break;
 	default:
-		break;   /* leaves 2-0xa: nothing advertised */
+		break;   /* other leaves up to 0xa: nothing advertised */
 	}
 }
 

@@ -340,6 +340,7 @@ static void test_cpuid_policy(void **state)
 	x86_cpuid(NULL, 3, 1, 0, r);
 	assert_int_equal(r[1] >> 24, 3);          /* APIC ID */
 	assert_true(r[3] & (1u << 26));           /* SSE2: x86-64 baseline */
+	assert_true(r[3] & (1u << 23));           /* MMX: x86-64 baseline too */
 	assert_true(r[2] & (1u << 31));           /* hypervisor */
 	assert_false(r[2] & (1u << 26));          /* no XSAVE */
 	assert_false(r[2] & (1u << 21));          /* no x2APIC */
@@ -349,7 +350,12 @@ static void test_cpuid_policy(void **state)
 	x86_cpuid(NULL, 0, 0x40000000, 0, r);
 	assert_memory_equal(&r[1], "KVMKVMKVM\0\0\0", 12);
 	x86_cpuid(NULL, 0, 7, 0, r);
+	assert_int_equal(r[0], 0);                /* max subleaf 0 */
 	assert_int_equal(r[1], 0);                /* no SMEP/SMAP/FSGSBASE... */
+	assert_int_equal(r[2], 0);
+	assert_int_equal(r[3], 1u << 29);         /* ARCH_CAPABILITIES only */
+	x86_cpuid(NULL, 0, 7, 1, r);
+	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
 }
 
 int main(void)

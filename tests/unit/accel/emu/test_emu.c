@@ -415,6 +415,145 @@ static void test_real_mode_int(void **unused)
 	assert_int_equal(c->gpr[R_SP], 0x7000);
 }
 
+/* ---- MMX and the x87 state (Intel SDM Vol. 1 §9.5-9.6, Table 9-1) ---- */
+
+/* Run 16-bit code at 0x500 on the flat CPU; returns the exception vector or -1. */
+static int run_flat(struct emu_cpu *c, const uint8_t *code, size_t len)
+{
+	int exc = -1;
+
+	memcpy(flat_ram + 0x500, code, len);
+	c->rip = 0x500;
+	c->gpr[R_SP] = 0x7000;
+	c->halted = false;
+	(void)emu_cpu_run(c, 100, true, &exc);
+	return exc;
+}
+
+static void test_mmx_aliases_x87(void **unused)
+{
+	struct emu_cpu *c = flat_cpu();
+	static const uint8_t code[] = {
+		0x0f, 0x6f, 0x1e, 0x00, 0x20,   /* movq mm3, [0x2000] */
+		0x0f, 0x7f, 0x16, 0x00, 0x30,   /* movq [0x3000], mm2 */
+		0xf4,                           /* hlt */
+	};
+	const uint64_t v = 0x0123456789abcdefULL;
+	uint8_t img[512], r3[10];
+	uint64_t out;
+	uint16_t fsw;
+
+	memcpy(flat_ram + 0x2000, &v, 8);
+	c->x87.top = 5;
+	c->x87.ftw = 0x04;              /* only R2 valid */
+	c->x87.st[2] = 3.0L;            /* mantissa 0xc000000000000000 */
+	assert_int_equal(run_flat(c, code, sizeof(code)), -1);
+	assert_true(c->halted);
+	/* MM2 reads R2's mantissa; MM3 wrote R3 with bits 79:64 all ones. */
+	memcpy(&out, flat_ram + 0x3000, 8);
+	assert_int_equal(out, 0xc000000000000000ULL);
+	memcpy(r3, &c->x87.st[3], 10);
+	assert_memory_equal(r3, &v, 8);
+	assert_int_equal(r3[8], 0xff);
+	assert_int_equal(r3[9], 0xff);
+	/* TOP = 0 and every register valid, as FXSAVE shows them. */
+	assert_int_equal(c->x87.top, 0);
+	assert_int_equal(c->x87.ftw, 0xff);
+	emu_fxsave(c, img);
+	memcpy(&fsw, img + 2, 2);
+	assert_int_equal((fsw >> 11) & 7, 0);
+	assert_int_equal(img[4], 0xff);
+	assert_memory_equal(img + 32 + 16 * 3, r3, 10);     /* ST(3) = R3 = MM3 */
+}
+
+static void test_mmx_emms(void **unused)
+{
+	struct emu_cpu *c = flat_cpu();
+	static const uint8_t code[] = {
+		0x0f, 0xfc, 0xc1,               /* paddb mm0, mm1 */
+		0x0f, 0x77,                     /* emms */
+		0xf4,
+	};
+
+	c->x87.top = 3;
+	assert_int_equal(run_flat(c, code, sizeof(code)), -1);
+	assert_int_equal(c->x87.ftw, 0);
+	assert_int_equal(c->x87.top, 0);
+}
+
+static void test_mmx_cr0_em_ts(void **unused)
+{
+	static const uint8_t movq[] = { 0x0f, 0x6f, 0xc1, 0xf4 };     /* movq mm0, mm1 */
+	static const uint8_t emms[] = { 0x0f, 0x77, 0xf4 };
+	static const uint8_t fld1[] = { 0xd9, 0xe8, 0xf4 };
+	struct emu_cpu *c;
+
+	/* CR0.EM=1: MMX and EMMS are #UD (x87 would be #NM); nothing changes. */
+	c = flat_cpu();
+	c->cr0 |= X86_CR0_EM;
+	c->x87.top = 4;
+	c->x87.ftw = 0x10;
+	assert_int_equal(run_flat(c, movq, sizeof(movq)), EXC_UD);
+	assert_int_equal(c->x87.top, 4);
+	assert_int_equal(c->x87.ftw, 0x10);
+	assert_int_equal(run_flat(c, emms, sizeof(emms)), EXC_UD);
+	assert_int_equal(c->x87.ftw, 0x10);
+	assert_int_equal(run_flat(c, fld1, sizeof(fld1)), EXC_NM);
+
+	/* CR0.TS=1: #NM, so that a lazy-FPU kernel can switch the state in. */
+	c = flat_cpu();
+	c->cr0 |= X86_CR0_TS;
+	c->x87.top = 4;
+	assert_int_equal(run_flat(c, movq, sizeof(movq)), EXC_NM);
+	assert_int_equal(run_flat(c, emms, sizeof(emms)), EXC_NM);
+	assert_int_equal(c->x87.top, 4);
+	c->cr0 &= ~X86_CR0_TS;
+	assert_int_equal(run_flat(c, movq, sizeof(movq)), -1);
+	assert_int_equal(c->x87.top, 0);
+}
+
+static void test_mmx_x87_reads_mm(void **unused)
+{
+	struct emu_cpu *c = flat_cpu();
+	static const uint8_t code[] = {
+		0x0f, 0x6f, 0x06, 0x00, 0x20,   /* movq mm0, [0x2000] */
+		0xdb, 0x3e, 0x00, 0x30,         /* fstp tword [0x3000]: ST(0) = R0 = MM0 */
+		0xf4,
+	};
+	const uint64_t v = 0x8000000000000001ULL;
+
+	memcpy(flat_ram + 0x2000, &v, 8);
+	assert_int_equal(run_flat(c, code, sizeof(code)), -1);
+	assert_memory_equal(flat_ram + 0x3000, &v, 8);
+	assert_int_equal(flat_ram[0x3008], 0xff);
+	assert_int_equal(flat_ram[0x3009], 0xff);
+	assert_int_equal(c->x87.top, 1);        /* the pop moved TOP */
+	assert_int_equal(c->x87.ftw, 0xfe);
+}
+
+static void test_arch_capabilities_msr(void **unused)
+{
+	struct emu_cpu *c = flat_cpu();
+	static const uint8_t rd[] = {
+		0x66, 0xb9, 0x0a, 0x01, 0x00, 0x00,     /* mov ecx, 0x10a */
+		0x0f, 0x32,                             /* rdmsr */
+		0xf4,
+	};
+	static const uint8_t wr[] = {
+		0x66, 0xb9, 0x0a, 0x01, 0x00, 0x00,     /* mov ecx, 0x10a */
+		0x0f, 0x30,                             /* wrmsr */
+		0xf4,
+	};
+	uint64_t v;
+
+	assert_int_equal(run_flat(c, rd, sizeof(rd)), -1);
+	v = (c->gpr[R_DX] << 32) | (uint32_t)c->gpr[R_AX];
+	/* RDCL_NO, SSB_NO, MDS_NO, TAA_NO...; no IBRS_ALL, RSBA or TSX_CTRL. */
+	assert_int_equal(v & 0x13b, 0x139);
+	assert_int_equal(v & ((1u << 1) | (1u << 2) | (1u << 7) | (1u << 19)), 0);
+	assert_int_equal(run_flat(c, wr, sizeof(wr)), EXC_GP);
+}
+
 /* ---- differential test against the host CPU ---- */
 
 struct native_state {
@@ -641,6 +780,11 @@ int main(void)
 		cmocka_unit_test(test_random_code),
 		cmocka_unit_test(test_triple_fault),
 		cmocka_unit_test(test_real_mode_int),
+		cmocka_unit_test(test_mmx_aliases_x87),
+		cmocka_unit_test(test_mmx_emms),
+		cmocka_unit_test(test_mmx_cr0_em_ts),
+		cmocka_unit_test(test_mmx_x87_reads_mm),
+		cmocka_unit_test(test_arch_capabilities_msr),
 		cmocka_unit_test(test_differential),
 	};
 
