@@ -227,9 +227,13 @@ static uint64_t bench_next_offset(struct bench *bn)
 {
 	uint64_t off = bn->offset;
 
-	bn->offset += bn->step;
+	/* qemu-img bench's rule (7.2): wrap modulo the image size, so offsets
+	 * keep the alignment of STEP and the size.  Where that would run past
+	 * the end (qemu-img 7.2 fails the request there), wrap modulo the
+	 * usable range as later qemu-img does. */
+	bn->offset = (bn->offset + bn->step) % bn->size;
 	if (bn->offset + bn->bufsize > bn->size)
-		bn->offset = bn->size ? bn->offset % (bn->size - bn->bufsize + 1) : 0;
+		bn->offset = bn->size > bn->bufsize ? bn->offset % (bn->size - bn->bufsize) : 0;
 	bn->offset = ALIGN_DOWN(bn->offset, (uint64_t)BLK_SECTOR_SIZE);
 	return off;
 }
