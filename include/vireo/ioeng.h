@@ -66,7 +66,7 @@ void ioeng_destroy(struct ioeng *e);
 const char *ioeng_name(const struct ioeng *e);
 /* Queue one request; -EAGAIN when `depth` requests are already in flight.
  * The request and its buffer must stay valid until its callback ran.
- * io_uring batches: queued requests reach the kernel at the next
+ * Both back ends batch: queued requests start at the next
  * ioeng_kick() or ioeng_reap(), so call one of them after a batch. */
 int ioeng_submit(struct ioeng *e, struct ioeng_req *req) WUR;
 /* Start every queued request now (one system call for the batch). */

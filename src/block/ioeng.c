@@ -9,7 +9,8 @@
  * and big copies run in parallel on every core, where io_uring would punt
  * them to its own workers one at a time).  IOENG_URING and IOENG_THREADS
  * use one back end only.  Both back ends signal one eventfd, so one poll()
- * waits for either.
+ * waits for either.  Both batch: submitted requests start at the next
+ * ioeng_kick() or ioeng_reap() (one io_uring_enter, one pool lock).
  *
  * Short transfers are continued; reads that hit end of file are zero-filled.
  */
@@ -46,9 +47,13 @@ struct ioeng {
 	unsigned nthreads;
 	pthread_mutex_t lock;
 	pthread_cond_t work_cv;
-	struct ioeng_req *queue_head, *queue_tail;	/* submitted, not started */
+	struct ioeng_req *queue_head, *queue_tail;	/* kicked, not started */
 	struct ioeng_req *done_list;			/* finished, not reaped */
+	unsigned idle;					/* workers waiting for work */
 	bool stopping;
+	/* submitted, not kicked yet: owner only, no lock */
+	struct ioeng_req *pend_head, *pend_tail;
+	unsigned npend;
 	/* finished synchronously by the owner (ioeng_complete) */
 	struct ioeng_req *ready_head, *ready_tail;
 };
@@ -212,8 +217,11 @@ static void *pool_worker(void *arg)
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
 		struct ioeng_req *r;
-		while (!e->queue_head && !e->stopping)
+		while (!e->queue_head && !e->stopping) {
+			e->idle++;
 			pthread_cond_wait(&e->work_cv, &e->lock);
+			e->idle--;
+		}
 		if (!e->queue_head)
 			break;
 		r = e->queue_head;
@@ -253,16 +261,45 @@ static int pool_init(struct ioeng *e)
 	return e->nthreads ? 0 : -EAGAIN;
 }
 
+/* Queue without waking anyone: pool_kick() hands the batch over. */
 static void pool_queue(struct ioeng *e, struct ioeng_req *r)
 {
+	if (e->pend_tail)
+		e->pend_tail->next = r;
+	else
+		e->pend_head = r;
+	e->pend_tail = r;
+	e->npend++;
+}
+
+/*
+ * Hand the pending batch to the workers: one lock round trip, and only as
+ * many wake-ups as there are requests for idle workers (a busy worker takes
+ * the next request itself).  Per-request signals cost a futex call each and
+ * wake a worker that often finds its request already taken.
+ */
+static void pool_kick(struct ioeng *e)
+{
+	unsigned wake;
+
+	if (!e->pend_head)
+		return;
 	pthread_mutex_lock(&e->lock);
 	if (e->queue_tail)
-		e->queue_tail->next = r;
+		e->queue_tail->next = e->pend_head;
 	else
-		e->queue_head = r;
-	e->queue_tail = r;
-	pthread_cond_signal(&e->work_cv);
+		e->queue_head = e->pend_head;
+	e->queue_tail = e->pend_tail;
+	wake = MIN(e->npend, e->idle);
+	if (wake == e->idle) {
+		pthread_cond_broadcast(&e->work_cv);
+	} else {
+		while (wake--)
+			pthread_cond_signal(&e->work_cv);
+	}
 	pthread_mutex_unlock(&e->lock);
+	e->pend_head = e->pend_tail = NULL;
+	e->npend = 0;
 }
 
 static int pool_drain(struct ioeng *e)
@@ -418,6 +455,8 @@ static int ready_drain(struct ioeng *e)
 
 int ioeng_kick(struct ioeng *e)
 {
+	if (e->has_pool)
+		pool_kick(e);
 	return e->has_ring ? ring_kick(e) : 0;
 }
 
@@ -428,6 +467,8 @@ int ioeng_reap(struct ioeng *e, unsigned min)
 
 	if (min > e->inflight)
 		min = e->inflight;
+	if (e->has_pool)
+		pool_kick(e);
 	for (;;) {
 		/* Reset before draining: a completion after this re-arms poll(). */
 		efd_reset(e);

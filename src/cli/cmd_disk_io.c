@@ -201,6 +201,7 @@ struct bench {
 	struct ioeng *eng;
 	uint64_t size, count, submitted, completed, offset, step, bufsize;
 	bool write;
+	bool buf_per_req;	/* -B: a buffer per request, else one shared */
 	int err;
 	struct bench_slot {
 		struct blk_aio aio;
@@ -226,9 +227,13 @@ static uint64_t bench_next_offset(struct bench *bn)
 {
 	uint64_t off = bn->offset;
 
-	bn->offset += bn->step;
+	/* qemu-img bench's rule (7.2): wrap modulo the image size, so offsets
+	 * keep the alignment of STEP and the size.  Where that would run past
+	 * the end (qemu-img 7.2 fails the request there), wrap modulo the
+	 * usable range as later qemu-img does. */
+	bn->offset = (bn->offset + bn->step) % bn->size;
 	if (bn->offset + bn->bufsize > bn->size)
-		bn->offset = bn->size ? bn->offset % (bn->size - bn->bufsize + 1) : 0;
+		bn->offset = bn->size > bn->bufsize ? bn->offset % (bn->size - bn->bufsize) : 0;
 	bn->offset = ALIGN_DOWN(bn->offset, (uint64_t)BLK_SECTOR_SIZE);
 	return off;
 }
@@ -240,7 +245,11 @@ static int bench_issue(struct bench *bn, unsigned i)
 	int err;
 
 	a->op = bn->write ? BLK_AIO_WRITE : BLK_AIO_READ;
-	a->buf = bn->bufs + i * bn->bufsize;
+	/* qemu-img bench (up to at least 7.2) passes its first I/O vector to
+	 * every request, so all of them copy from or to the same, cache-hot
+	 * buffer; do the same unless -B asks for a buffer per request (what a
+	 * guest's queue looks like: DEPTH x SIZE bytes streamed from memory). */
+	a->buf = bn->bufs + (bn->buf_per_req ? i * bn->bufsize : 0);
 	a->off = bench_next_offset(bn);
 	a->len = bn->bufsize;
 	a->done = bench_done;
@@ -283,9 +292,13 @@ static int bench_parse(int argc, char **argv, struct bench *bn, enum ioeng_kind 
 	int c;
 
 	optind = 1;
-	while ((c = getopt(argc, argv, "c:d:s:S:o:we:")) != -1) {
+	while ((c = getopt(argc, argv, "c:d:s:S:o:we:B")) != -1) {
 		if (c == 'w') {
 			bn->write = true;
+			continue;
+		}
+		if (c == 'B') {
+			bn->buf_per_req = true;
 			continue;
 		}
 		if (c == 'e') {
@@ -306,7 +319,7 @@ static int bench_parse(int argc, char **argv, struct bench *bn, enum ioeng_kind 
 	if (optind != argc - 1 || !*depth || *depth > 1024 || !bn->bufsize ||
 	    bn->bufsize % BLK_SECTOR_SIZE || bn->bufsize > 64 * MiB || bn->offset % BLK_SECTOR_SIZE) {
 		fprintf(stderr, "usage: vireo disk bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] "
-			"[-o OFFSET] [-w] [-e auto|uring|threads] IMAGE\n");
+			"[-o OFFSET] [-w] [-B] [-e auto|uring|threads] IMAGE\n");
 		return 2;
 	}
 	if (!bn->step)
