@@ -33,7 +33,7 @@ test: unit integration
 
 # Benchmarks beside QEMU (ratios); not part of `make test`: these machines are noisy.
 bench: build guest
-	@for b in boot disk switch virtio-disk virtio-balloon; do \
+	@for b in boot mips disk switch virtio-disk virtio-balloon; do \
 		echo "== bench/$$b.sh"; ./bench/$$b.sh || exit 1; done
 
 clean:
