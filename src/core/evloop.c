@@ -27,8 +27,9 @@ struct evloop {
 	int stopfd;
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t lock;   /* guards watches */
+	pthread_mutex_t lock;   /* guards watches and dead */
 	struct evwatch *watches;
+	struct evwatch *dead;   /* deleted, freed by the loop between batches */
 };
 
 struct evtimer {
@@ -74,13 +75,41 @@ err_free:
 	return err;
 }
 
+static void evloop_free_list(struct evwatch *w)
+{
+	while (w) {
+		struct evwatch *next = w->next;
+		free(w);
+		w = next;
+	}
+}
+
+/*
+ * Free the watches deleted since the last batch.  Only the loop thread
+ * calls this, between batches, so no callback of the batch that is being
+ * dispatched can still see a freed watch.
+ */
+static void evloop_reap(struct evloop *loop)
+{
+	struct evwatch *dead;
+
+	pthread_mutex_lock(&loop->lock);
+	dead = loop->dead;
+	loop->dead = NULL;
+	pthread_mutex_unlock(&loop->lock);
+	evloop_free_list(dead);
+}
+
 static void *evloop_thread(void *arg)
 {
 	struct evloop *loop = arg;
 	struct epoll_event evs[32];
 
 	for (;;) {
-		int n = epoll_wait(loop->epfd, evs, 32, -1);
+		int n;
+
+		evloop_reap(loop);
+		n = epoll_wait(loop->epfd, evs, 32, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -91,6 +120,9 @@ static void *evloop_thread(void *arg)
 			struct evwatch *w = evs[i].data.ptr;
 			if (!w)
 				return NULL;   /* stop requested */
+			/* Deleted by an earlier callback of this batch: skip. */
+			if (__atomic_load_n(&w->fd, __ATOMIC_ACQUIRE) < 0)
+				continue;
 			w->fn(w->fd, evs[i].events, w->opaque);
 		}
 	}
@@ -122,11 +154,8 @@ void evloop_destroy(struct evloop *loop)
 	if (!loop)
 		return;
 	evloop_stop(loop);
-	while (loop->watches) {
-		struct evwatch *w = loop->watches;
-		loop->watches = w->next;
-		free(w);
-	}
+	evloop_free_list(loop->watches);
+	evloop_free_list(loop->dead);
 	close(loop->stopfd);
 	close(loop->epfd);
 	pthread_mutex_destroy(&loop->lock);
@@ -181,23 +210,34 @@ int evloop_mod(struct evloop *loop, int fd, uint32_t events)
 }
 
 /*
- * Removing a watch from another thread while its callback may be running is
- * the caller's problem to avoid (devices remove their fds while paused or
- * from their own callbacks); the memory is freed at evloop_destroy.
+ * The watch is unlinked at once and freed by the loop thread after the
+ * current batch, so a callback that deletes its own (or another) fd is safe.
+ * Deleting from another thread while that fd's callback is running is the
+ * caller's problem to avoid (devices do it while paused or from their own
+ * callbacks).
  */
 int evloop_del(struct evloop *loop, int fd)
 {
-	struct evwatch *w;
+	struct evwatch **pp, *w = NULL;
 	int err = 0;
 
 	pthread_mutex_lock(&loop->lock);
-	w = evloop_lookup(loop, fd);
-	if (!w)
+	for (pp = &loop->watches; *pp; pp = &(*pp)->next) {
+		if ((*pp)->fd == fd) {
+			w = *pp;
+			*pp = w->next;
+			break;
+		}
+	}
+	if (!w) {
 		err = -ENOENT;
-	else if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
-		err = -errno;
-	if (w)
-		w->fd = -1;
+	} else {
+		if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+			err = -errno;
+		__atomic_store_n(&w->fd, -1, __ATOMIC_RELEASE);
+		w->next = loop->dead;
+		loop->dead = w;
+	}
 	pthread_mutex_unlock(&loop->lock);
 	return err;
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <cmocka.h>
 
 #include "vireo/bus.h"
@@ -223,6 +225,63 @@ static void timer_fired(void *opaque)
 	atomic_fetch_add((atomic_int *)opaque, 1);
 }
 
+struct delctx { struct evloop *loop; int other_fd; atomic_int first, second, second_at_del; };
+
+static void cb_first(int fd, uint32_t ev, void *opaque)
+{
+	struct delctx *c = opaque;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0)
+		return;
+	atomic_store(&c->second_at_del, atomic_load(&c->second));
+	evloop_del(c->loop, c->other_fd);   /* its event may already be in this batch */
+	evloop_del(c->loop, fd);
+	atomic_fetch_add(&c->first, 1);
+}
+
+static void cb_second(int fd, uint32_t ev, void *opaque)
+{
+	atomic_fetch_add(&((struct delctx *)opaque)->second, 1);
+}
+
+/* A callback deleting watches of its own batch: the deleted ones never run. */
+static void test_evloop_delete_in_batch(void **state)
+{
+	struct delctx c = { 0 };
+	uint64_t one = 1;
+
+	assert_int_equal(evloop_create(&c.loop), 0);
+	for (int round = 0; round < 200; round++) {
+		int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK);
+
+		c.other_fd = b;
+		atomic_store(&c.first, 0);
+		atomic_store(&c.second, 0);
+		/* Both readable before the loop looks: one batch holds both. */
+		assert_int_equal(write(a, &one, 8), 8);
+		assert_int_equal(write(b, &one, 8), 8);
+		assert_int_equal(evloop_add(c.loop, b, EPOLLIN, cb_second, &c), 0);
+		assert_int_equal(evloop_add(c.loop, a, EPOLLIN, cb_first, &c), 0);
+		if (round == 0)
+			assert_int_equal(evloop_start(c.loop), 0);
+		WAIT_FOR(atomic_load(&c.first) || atomic_load(&c.second));
+		usleep(2000);
+		if (atomic_load(&c.first)) {
+			/* a removed b: b's callback never ran after that. */
+			assert_int_equal(atomic_load(&c.second), atomic_load(&c.second_at_del));
+			assert_int_equal(evloop_del(c.loop, a), -ENOENT);
+			assert_int_equal(evloop_del(c.loop, b), -ENOENT);
+		} else {
+			evloop_del(c.loop, a);   /* b ran first (epoll order): fine too */
+			evloop_del(c.loop, b);
+		}
+		close(a);
+		close(b);
+	}
+	evloop_destroy(c.loop);
+}
+
 static void test_evloop_timer(void **state)
 {
 	struct evloop *loop;
@@ -255,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_vm_stop_while_paused),
 		cmocka_unit_test(test_vm_bad_config),
 		cmocka_unit_test(test_evloop_timer),
+		cmocka_unit_test(test_evloop_delete_in_batch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
