@@ -67,5 +67,8 @@ int mptable_write(uint8_t *buf, size_t len, uint64_t gpa, int ncpus) WUR;
  * boot registers.  Returns 0 or -errno with a one-line reason in `why`.
  */
 int boot_load(struct vm *vm, char *why, size_t whylen) WUR;
+/* The same with the kernel image already in memory (buf stays the caller's). */
+int boot_load_image(struct vm *vm, const uint8_t *buf, size_t len,
+		    char *why, size_t whylen) WUR;
 
 #endif

@@ -34,6 +34,8 @@ struct run_opts {
 	struct vm_config cfg;
 	const char *dump_state;
 	char kernel_buf[PATH_MAX], initrd_buf[PATH_MAX];
+	void *kernel_image;                     /* read once by run_check_kernel */
+	size_t kernel_len;
 	struct virtio_opts virtio;
 	char *disk_specs[VIRTIO_MAX_DISKS];     /* strdup'd: disks[] points into them */
 	char net_specs[VIRTIO_MAX_NICS][512];
@@ -370,14 +372,16 @@ static int run_defaults(struct run_opts *o)
 	return 0;
 }
 
-/* Reject a missing file or a non-kernel before anything else is set up. */
-static int run_check_kernel(const struct vm_config *cfg)
+/*
+ * Reject a missing file or a non-kernel before anything else is set up;
+ * keeps the image in o->kernel_image for the boot loader.
+ */
+static int run_check_kernel(struct run_opts *o)
 {
+	const struct vm_config *cfg = &o->cfg;
 	enum kernel_kind kind;
 	char why[256];
-	void *buf;
-	size_t len;
-	int err = read_file(cfg->kernel, 512 * MiB, &buf, &len);
+	int err = read_file(cfg->kernel, 512 * MiB, &o->kernel_image, &o->kernel_len);
 
 	if (err) {
 		fprintf(stderr, "vireo run: cannot read kernel %s: %s\n", cfg->kernel,
@@ -385,14 +389,13 @@ static int run_check_kernel(const struct vm_config *cfg)
 			err == -EFBIG ? "larger than 512 MiB" : strerror(-err));
 		return err;
 	}
-	err = kernel_probe(buf, len, &kind, why, sizeof(why));
-	free(buf);
+	err = kernel_probe(o->kernel_image, o->kernel_len, &kind, why, sizeof(why));
 	if (err)
 		fprintf(stderr, "vireo run: %s: %s\n", cfg->kernel, why);
 	if (!err && cfg->initrd && access(cfg->initrd, R_OK)) {
-		fprintf(stderr, "vireo run: cannot read initrd %s: %s\n", cfg->initrd,
-			strerror(errno));
 		err = -errno;
+		fprintf(stderr, "vireo run: cannot read initrd %s: %s\n", cfg->initrd,
+			strerror(-err));
 	}
 	return err;
 }
@@ -423,10 +426,10 @@ static int run_check_disks(const struct virtio_opts *v)
 	return 0;
 }
 
-static int run_boot(struct vm *vm)
+static int run_boot(struct vm *vm, const struct run_opts *o)
 {
 	char why[512];
-	int err = boot_load(vm, why, sizeof(why));
+	int err = boot_load_image(vm, o->kernel_image, o->kernel_len, why, sizeof(why));
 
 	if (err) {
 		fprintf(stderr, "vireo run: %s: %s\n", vm->cfg.kernel, why);
@@ -460,7 +463,7 @@ static int run_vm(struct run_opts *o, const struct accel_ops *accel)
 		fprintf(stderr, "vireo run: cannot set up devices: %s\n", strerror(-err));
 		goto err_destroy;
 	}
-	err = run_boot(vm);
+	err = run_boot(vm, o);
 	if (err)
 		goto err_destroy;
 	err = vm_start(vm);
@@ -494,7 +497,7 @@ int cmd_run(int argc, char **argv)
 	err = run_parse(&o, argc, argv);
 	if (err)
 		err = err > 0 ? 0 : 2;
-	else if (run_defaults(&o) || run_check_kernel(&o.cfg) || run_check_memory(&o.cfg) ||
+	else if (run_defaults(&o) || run_check_kernel(&o) || run_check_memory(&o.cfg) ||
 		 run_check_disks(&o.virtio))
 		err = 1;
 	else if (accel_select(o.cfg.accel, &accel, why, sizeof(why))) {
@@ -507,5 +510,6 @@ int cmd_run(int argc, char **argv)
 	}
 	for (int i = 0; i < VIRTIO_MAX_DISKS; i++)
 		free(o.disk_specs[i]);
+	free(o.kernel_image);
 	return err;
 }

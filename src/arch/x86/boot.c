@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vireo/acpi.h"
 #include "vireo/boot.h"
@@ -267,30 +270,68 @@ static int boot_write_mptable(struct vm *vm)
 	return guest_mem_write(&vm->mem, 0x40e, &ebda_seg, 2);
 }
 
-/* Load the initrd below `limit`; returns its address and size (0 if none). */
+/* Read the whole open file fd into dst (len bytes). */
+static int read_all(int fd, uint8_t *dst, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(fd, dst + done, len - done, done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		done += r;
+	}
+	return 0;
+}
+
+/*
+ * Load the initrd below `limit` straight into guest RAM (no bounce copy);
+ * returns its address and size (0 if none).
+ */
 static int boot_load_initrd(struct vm *vm, uint64_t limit, uint64_t kernel_end,
 			    uint64_t *addr, uint64_t *size, char *why, size_t n)
 {
-	void *buf;
-	size_t len;
-	int err;
+	const char *path = vm->cfg.initrd;
+	struct stat st;
+	uint8_t *dst;
+	int fd, err;
 
 	*addr = *size = 0;
-	if (!vm->cfg.initrd)
+	if (!path)
 		return 0;
-	err = load_file(vm->cfg.initrd, "initrd", INITRD_MAX_SIZE, &buf, &len, why, n);
-	if (err)
-		return err;
-	*addr = initrd_place(vm, len, limit, kernel_end);
-	if (!*addr || guest_mem_write(&vm->mem, *addr, buf, len)) {
-		snprintf(why, n, "the initrd (%zu MiB) does not fit in guest memory; "
-			 "give the VM more --memory", (size_t)(len / MiB));
-		free(buf);
-		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = -errno;
+		snprintf(why, n, "cannot read initrd %s: %s", path, strerror(-err));
+		goto out;
 	}
-	*size = len;
-	free(buf);
-	return 0;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > INITRD_MAX_SIZE) {
+		err = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+		snprintf(why, n, "initrd %s is %s", path, S_ISREG(st.st_mode) ?
+			 "larger than 2048 MiB" : "not a regular file");
+		goto out;
+	}
+	*addr = initrd_place(vm, st.st_size, limit, kernel_end);
+	dst = *addr ? guest_mem_hva(&vm->mem, *addr, st.st_size) : NULL;
+	if (!dst) {
+		err = -ENOMEM;
+		snprintf(why, n, "the initrd (%zu MiB) does not fit in guest memory; "
+			 "give the VM more --memory", (size_t)(st.st_size / MiB));
+		goto out;
+	}
+	err = read_all(fd, dst, st.st_size);
+	if (err) {
+		snprintf(why, n, "cannot read initrd %s: %s", path, strerror(-err));
+		goto out;
+	}
+	guest_mem_mark_dirty(&vm->mem, *addr, st.st_size);
+	*size = st.st_size;
+out:
+	if (fd >= 0)
+		close(fd);
+	return err;
 }
 
 static int boot_fill_e820(struct vm *vm, uint8_t *zp)
@@ -434,17 +475,12 @@ static int boot_pvh(struct vm *vm, const uint8_t *buf, size_t len, char *why, si
 	return boot_setup_tables(vm, false);
 }
 
-int boot_load(struct vm *vm, char *why, size_t n)
+int boot_load_image(struct vm *vm, const uint8_t *buf, size_t len, char *why, size_t n)
 {
 	enum kernel_kind kind;
-	void *buf;
-	size_t len;
 	int err;
 
 	why[0] = '\0';
-	err = load_file(vm->cfg.kernel, "kernel", KERNEL_MAX_SIZE, &buf, &len, why, n);
-	if (err)
-		return err;
 	err = kernel_probe(buf, len, &kind, why, n);
 	if (!err) {
 		if (kind == KERNEL_BZIMAGE)
@@ -460,6 +496,20 @@ int boot_load(struct vm *vm, char *why, size_t n)
 		err = boot_write_acpi(vm);
 	if (err && !why[0])
 		snprintf(why, n, "cannot load the kernel: %s", strerror(-err));
+	return err;
+}
+
+int boot_load(struct vm *vm, char *why, size_t n)
+{
+	void *buf;
+	size_t len;
+	int err;
+
+	why[0] = '\0';
+	err = load_file(vm->cfg.kernel, "kernel", KERNEL_MAX_SIZE, &buf, &len, why, n);
+	if (err)
+		return err;
+	err = boot_load_image(vm, buf, len, why, n);
 	free(buf);
 	return err;
 }
