@@ -93,6 +93,7 @@ static size_t acpi_madt(uint8_t *t, int ncpus)
 	size_t off = ACPI_HDR_LEN + 8;
 	uint8_t ioapic_id = ncpus;
 
+	acpi_header(t, "APIC", 0, 5);              /* length set below */
 	put32(t, ACPI_HDR_LEN, (uint32_t)LAPIC_BASE);
 	put32(t, ACPI_HDR_LEN + 4, 1);             /* PCAT_COMPAT: 8259s present */
 	for (int i = 0; i < ncpus; i++, off += 8) {  /* Processor Local APIC */
@@ -122,9 +123,7 @@ static size_t acpi_madt(uint8_t *t, int ncpus)
 	put16(t, off + 3, 0);
 	put8(t, off + 5, 1);
 	off += 6;
-	acpi_header(t, "APIC", off, 5);
-	put32(t, ACPI_HDR_LEN, (uint32_t)LAPIC_BASE);
-	put32(t, ACPI_HDR_LEN + 4, 1);
+	put32(t, 4, off);
 	acpi_seal(t);
 	return off;
 }
