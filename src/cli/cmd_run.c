@@ -79,9 +79,9 @@ static const char run_usage[] =
 	"\n"
 	"Console: Ctrl-a x quits, Ctrl-a p pauses and resumes, Ctrl-a h shows\n"
 	"the escapes.\n"
-	"Exit status: 0 when the guest powers off (or Ctrl-a x); the value the\n"
-	"guest writes to the debug-exit port 0x501; 1 with a reason on stderr\n"
-	"when the VM cannot start or fails; 2 for a usage error.\n";
+	"Exit status: 0 when the guest powers off or reboots (or Ctrl-a x); the\n"
+	"value the guest writes to the debug-exit port 0x501; 1 with a reason on\n"
+	"stderr when the VM cannot start or fails; 2 for a usage error.\n";
 
 /* Directory holding the default guest: $VIREO_GUEST_DIR, else <exe dir>/guest. */
 static int default_guest_path(const char *name, char *out, size_t len)
