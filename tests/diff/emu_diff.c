@@ -20,7 +20,10 @@
  * FIXED so the list shrinks.  New differences always fail.
  *
  * Usage: emu-diff [--trials N] [--seed S] [--jobs J] [--expected FILE]
- *                 [--known FILE] [--filter SUBSTR] [--quiet] [--list] [--self]
+ *                 [--known FILE] [--filter SUBSTR]  [--quiet] [--list] [--self] [--jit]
+ *
+ * --jit runs the snippets through the block translator (jit.c) instead of
+ * the instruction-at-a-time interpreter.
  *
  * --self runs the host against itself: a check of the harness (inputs,
  * masks, the native runner) that needs no interpreter.  --canary runs the
@@ -765,7 +768,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(a, "--quiet")) {
+		if (!strcmp(a, "--jit")) {
+			emu_test_jit = true;
+		} else if (!strcmp(a, "--quiet")) {
 			o->quiet = true;
 		} else if (!strcmp(a, "--self")) {
 			o->self = true;

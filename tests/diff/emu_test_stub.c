@@ -7,6 +7,8 @@
  */
 #include "accel/emu/emu_test.h"
 
+bool emu_test_jit;
+
 int emu_test_run(struct emu_test_state *st, const uint8_t *code, size_t len,
 		 unsigned max_insns)
 {

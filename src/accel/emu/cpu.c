@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "accel/emu/cpu.h"
+#include "accel/emu/jit.h"
 #include "accel/emu/ops.h"
 
 static void seg_reset(struct x86_segment *s, uint16_t sel, uint64_t base, uint8_t type)
@@ -268,6 +269,7 @@ static void icache_reset(struct emu_icache *ic)
 	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++)
 		ic->blocks[i].hva = NULL;
 	ic->arena_used = 0;
+	emu_jit_flush(ic);
 }
 
 /*
@@ -308,10 +310,15 @@ static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
 		if (ends_block(in) || n == EMU_BLOCK_MAX || (la & ~0xfffULL) != page ||
 		    (la & 0xfff) > 0x1000 - 15)
 			break;
+		/* The test harness stops at the end of its snippet. */
+		if (c->stop_hi && (rip < c->stop_lo || rip >= c->stop_hi))
+			break;
 	}
 	c->rip = b->insns[0].rip;
 	b->n = (uint8_t)n;
 	b->link[0] = b->link[1] = NULL;
+	b->jit = NULL;
+	b->hits = 0;
 	ic->arena_used += n;
 }
 
@@ -371,6 +378,7 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 	/* Unusable (also to links) until fully built: the build may fault. */
 	b->hva = NULL;
 	b->rip = ~0ULL;
+	b->jit = NULL;
 	block_build(c, b, la);
 	b->hva = hva;
 	b->rip = c->rip;
@@ -479,7 +487,20 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			struct emu_block *b = block_next(c);
 			c->last_block = b;
 			if (b) {
-				block_exec(c, b);
+				if (b->jit) {
+					b->jit(c);
+				} else if (c->icache->jit &&
+					   ++b->hits > c->icache->jit_threshold) {
+					emu_jit_translate(c, b);
+					if (b->jit) {
+						b->jit(c);
+					} else {
+						b->hits = 0;
+						block_exec(c, b);
+					}
+				} else {
+					block_exec(c, b);
+				}
 			} else {
 				c->icount++;
 				if (!c->insn_ready)

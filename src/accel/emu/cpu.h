@@ -138,11 +138,17 @@ struct emu_block {
 	 */
 	struct emu_block *link[2];
 	uint64_t link_epoch;
+	/* Translation (jit.c), built after EMU_JIT_THRESHOLD runs; NULL if none. */
+	void (*jit)(struct emu_cpu *cpu);
+	uint32_t hits;
 };
+struct jit;
 struct emu_icache {
 	struct emu_block blocks[EMU_BLOCK_HASH];
 	struct emu_insn *arena;
 	uint32_t arena_used;
+	struct jit *jit;        /* NULL: interpret only */
+	uint32_t jit_threshold;
 };
 
 /* x87 state (Intel SDM Vol. 1 §8.1). */

@@ -5,6 +5,7 @@
  * controllers (vireo/irqchip.h), the guest TSC and KVM's paravirtual clock
  * (Documentation/virt/kvm/x86/msr.rst, MSR_KVM_SYSTEM_TIME_NEW).
  */
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "vireo/log.h"
 #include "vireo/vm.h"
 #include "accel/emu/cpu.h"
+#include "accel/emu/jit.h"
 #include "accel/emu/sys.h"
 
 struct emu_vm {
@@ -32,6 +34,7 @@ struct emu_vcpu {
 	struct lapic *lapic;
 	pthread_mutex_t lock;           /* guards sleeping in HLT / wait-for-SIPI */
 	pthread_cond_t cond;
+	FILE *prof;                     /* VIREO_EMU_PROFILE: sampled RIPs */
 };
 
 static struct emu_vcpu *to_ev(struct emu_cpu *c)
@@ -257,6 +260,13 @@ static void hook_poll(struct emu_cpu *c)
 			  ts.tv_sec + ts.tv_nsec / 1e9);
 	}
 
+	if (ev->prof) {
+		struct timespec ts;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		fprintf(ev->prof, "%llx %llu %lld\n", (unsigned long long)c->rip,
+			(unsigned long long)c->icount,
+			(long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	}
 	lapic_timer_poll(ev->lapic, guest_tsc_now(ev->vcpu->vm));
 	if (lapic_take_nmi(ev->lapic))
 		c->nmi_pending = 1;
@@ -445,6 +455,11 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		ev->cpu.debug = (unsigned)atoi(getenv("VIREO_EMU_DEBUG"));
 		ev->cpu.trace_exc = hook_trace_exc;
 	}
+	if (getenv("VIREO_EMU_PROFILE")) {
+		char path[256];
+		snprintf(path, sizeof(path), "%s.%d", getenv("VIREO_EMU_PROFILE"), vcpu->id);
+		ev->prof = fopen(path, "w");
+	}
 	err = lapic_create(vcpu, emu_lapic_kick, &ev->lapic);
 	if (err) {
 		pthread_cond_destroy(&ev->cond);
@@ -465,6 +480,13 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		vcpu->accel = NULL;
 		return -ENOMEM;
 	}
+	ev->cpu.icache->jit_threshold = EMU_JIT_THRESHOLD;
+	if (EMU_JIT_HOST && !(getenv("VIREO_EMU_JIT") && !strcmp(getenv("VIREO_EMU_JIT"), "0"))) {
+		err = emu_jit_init(ev->cpu.icache);
+		if (err)
+			log_warnx("emu: vcpu%d: no block translator (%s): interpreting",
+				  vcpu->id, strerror(-err));
+	}
 	ev->cpu.page_gen = ((struct emu_vm *)vcpu->vm->accel_data)->page_gen;
 	ev->cpu.ram_base = vcpu->vm->mem.base;
 	ev->cpu.ram_pages = vcpu->vm->mem.total / 4096;
@@ -482,6 +504,7 @@ static void emu_vcpu_destroy(struct vcpu *vcpu)
 		return;
 	lapic_destroy(ev->lapic);
 	emu_x87_destroy(&ev->cpu);
+	emu_jit_destroy(ev->cpu.icache);
 	free(ev->cpu.icache->arena);
 	free(ev->cpu.icache);
 	pthread_cond_destroy(&ev->cond);

@@ -14,6 +14,7 @@
 #include "accel/emu/cpu.h"
 #include "accel/emu/emu_cpuid.h"
 #include "accel/emu/emu_test.h"
+#include "accel/emu/jit.h"
 
 #define PT_BASE   0x1000ULL
 #define PT_PAGES  5
@@ -22,9 +23,17 @@
 struct test_env {
 	struct emu_cpu cpu;            /* first: the hooks cast back */
 	uint8_t tables[PT_PAGES * 4096] __attribute__((aligned(4096)));
-	uint8_t code[CODE_MAX];
+	uint8_t code[CODE_MAX] __attribute__((aligned(4096)));
 	uint8_t *mem;
+	uint32_t code_gen[CODE_MAX / 4096];
 };
+
+/*
+ * With emu_test_jit set, snippets run as cached blocks through the block
+ * translator (translated on their first run) instead of one instruction at
+ * a time through the interpreter.
+ */
+bool emu_test_jit;
 
 static void *test_gpa_to_hva(struct emu_cpu *c, uint64_t gpa)
 {
@@ -130,8 +139,29 @@ int emu_test_run(struct emu_test_state *st, const uint8_t *code, size_t len,
 	memset(e->code, 0xcc, sizeof(e->code));
 	memcpy(e->code, code, len);
 	cpu_setup(e, st, len);
+	if (emu_test_jit && EMU_JIT_HOST) {
+		struct emu_icache *ic = calloc(1, sizeof(*ic));
+		if (ic)
+			ic->arena = calloc(EMU_ARENA_INSNS, sizeof(struct emu_insn));
+		if (ic && ic->arena && emu_jit_init(ic) == 0) {
+			memset(e->code_gen, 0, sizeof(e->code_gen));
+			e->cpu.icache = ic;
+			e->cpu.page_gen = e->code_gen;
+			e->cpu.ram_base = e->code;
+			e->cpu.ram_pages = CODE_MAX / 4096;
+			ic->jit_threshold = 0;
+		} else if (ic) {
+			free(ic->arena);
+			free(ic);
+		}
+	}
 
 	emu_cpu_run(&e->cpu, max_insns ? max_insns : 1, true, &exc);
+	if (e->cpu.icache) {
+		emu_jit_destroy(e->cpu.icache);
+		free(e->cpu.icache->arena);
+		free(e->cpu.icache);
+	}
 
 	memcpy(st->gpr, e->cpu.gpr, sizeof(st->gpr));
 	st->rflags = emu_flags_get(&e->cpu);

@@ -12,6 +12,7 @@
  * Execution stops after `max_insns` instructions, on the first exception,
  * or when RIP leaves the code.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,9 @@ struct emu_test_state {
  * vector (#UD = 6, #GP = 13, #PF = 14, #DE = 0, ...), with the state as it
  * was at the fault.  Thread-safe; allocates nothing that outlives the call.
  */
+/* Run snippets as blocks through the block translator (jit.c). */
+extern bool emu_test_jit;
+
 int emu_test_run(struct emu_test_state *st, const uint8_t *code, size_t len,
 		 unsigned max_insns);
 

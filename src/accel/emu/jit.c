@@ -1,0 +1,1085 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Block translator: decoded blocks of 64-bit guest code that ran often
+ * enough become host x86-64 code.
+ *
+ * Guest and host share the instruction set, so an integer instruction is
+ * translated by running the same opcode on the host with its operands moved
+ * into host registers: the r/m operand into RAX (AH for the high-byte
+ * registers), the reg operand into RDX (DH), a CL count into RCX, and a
+ * memory operand through [RSI], where RSI is the host address found by an
+ * inline software-TLB lookup.  Results are exactly the hardware's, flags
+ * included; the guest's arithmetic flags stay in the host RFLAGS between
+ * translated instructions and are written back to the lazy-flag state
+ * (cc_op = CC_EFLAGS) only where C code or the run loop needs them.
+ *
+ * Anything else - and every TLB miss, MMIO access or write to a page that
+ * holds code - calls the instruction's interpreter handler, exactly as
+ * block_exec() would, so faults, SMC detection and device access keep one
+ * implementation.  Register state lives in struct emu_cpu throughout: a
+ * longjmp out of a handler loses nothing.
+ *
+ * Register use in translated code: RBX = struct emu_cpu *, RAX/RCX/RDX/
+ * RSI/RDI scratch, R11 = saved flags across a TLB check.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "accel/emu/cpu.h"
+#include "accel/emu/jit.h"
+
+#define JIT_BUF_SIZE   (64u << 20)
+#define JIT_BLOCK_MAX  (24u << 10)     /* worst case code for one block */
+
+enum { H_RAX, H_RCX, H_RDX, H_RBX, H_RSP, H_RBP, H_RSI, H_RDI };
+
+/* Operands an inline form reads / writes. */
+#define OP_RRM   0x01   /* reads r/m */
+#define OP_WRM   0x02   /* writes r/m */
+#define OP_RREG  0x04   /* reads reg */
+#define OP_WREG  0x08   /* writes reg */
+#define OP_CL    0x10   /* count in CL */
+#define OP_BYTE  0x20   /* 8-bit operands (r/m and reg) */
+#define OP_RMB   0x40   /* 8-bit r/m only (MOVZX/MOVSX r, r/m8) */
+#define OP_NOMEM 0x80   /* register form only */
+#define OP_LOCKOK 0x100 /* LOCK allowed with a memory operand */
+
+/* Flag behaviour. */
+enum { FL_NONE, FL_WRITE, FL_READ };   /* FL_READ: reads or partly writes */
+
+struct form {
+	uint16_t ops;
+	uint8_t fl;
+	int8_t immlen;          /* -1: 2 or 4 by operand size; -2: osize (MOV r, imm) */
+};
+
+struct em {
+	uint8_t *p, *end;
+};
+
+struct jit {
+	uint8_t *buf;
+	size_t used;
+};
+
+/* ---- byte emitter ---- */
+
+static void e1(struct em *e, uint8_t b)
+{
+	if (e->p < e->end)
+		*e->p = b;
+	e->p++;
+}
+
+static void e4(struct em *e, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		e1(e, (uint8_t)(v >> (8 * i)));
+}
+
+static void e8(struct em *e, uint64_t v)
+{
+	e4(e, (uint32_t)v);
+	e4(e, (uint32_t)(v >> 32));
+}
+
+static void en(struct em *e, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		e1(e, (uint8_t)(v >> (8 * i)));
+}
+
+/* ModRM for [RBX + disp] with host register h (low 3 bits). */
+static void m_rbx(struct em *e, int h, int32_t disp)
+{
+	if (disp >= -128 && disp < 128) {
+		e1(e, (uint8_t)(0x40 | ((h & 7) << 3) | H_RBX));
+		e1(e, (uint8_t)disp);
+	} else {
+		e1(e, (uint8_t)(0x80 | ((h & 7) << 3) | H_RBX));
+		e4(e, (uint32_t)disp);
+	}
+}
+
+#define OFF(f) ((int32_t)offsetof(struct emu_cpu, f))
+#define GPR(r) (OFF(gpr) + 8 * (r))
+
+/* mov h64, [rbx + disp] */
+static void ld(struct em *e, int h, int32_t disp)
+{
+	e1(e, (uint8_t)(0x48 | (h >= 8 ? 4 : 0)));
+	e1(e, 0x8b);
+	m_rbx(e, h, disp);
+}
+
+/* mov [rbx + disp], h64 */
+static void st(struct em *e, int h, int32_t disp)
+{
+	e1(e, (uint8_t)(0x48 | (h >= 8 ? 4 : 0)));
+	e1(e, 0x89);
+	m_rbx(e, h, disp);
+}
+
+/* mov h64, imm64 (shortest form; never touches flags) */
+static void movi(struct em *e, int h, uint64_t v)
+{
+	if (v <= 0xffffffffULL) {
+		if (h >= 8)
+			e1(e, 0x41);
+		e1(e, (uint8_t)(0xb8 + (h & 7)));
+		e4(e, (uint32_t)v);
+	} else if ((int64_t)v == (int32_t)v) {
+		e1(e, (uint8_t)(0x48 | (h >= 8 ? 1 : 0)));
+		e1(e, 0xc7);
+		e1(e, (uint8_t)(0xc0 | (h & 7)));
+		e4(e, (uint32_t)v);
+	} else {
+		e1(e, (uint8_t)(0x48 | (h >= 8 ? 1 : 0)));
+		e1(e, (uint8_t)(0xb8 + (h & 7)));
+		e8(e, v);
+	}
+}
+
+/* jcc rel32 / jmp rel32 with a placeholder; returns the patch address. */
+static uint8_t *jcc32(struct em *e, int cc)
+{
+	e1(e, 0x0f);
+	e1(e, (uint8_t)(0x80 | cc));
+	e4(e, 0);
+	return e->p - 4;
+}
+
+static uint8_t *jmp32(struct em *e)
+{
+	e1(e, 0xe9);
+	e4(e, 0);
+	return e->p - 4;
+}
+
+static void patch(struct em *e, uint8_t *at, const uint8_t *target)
+{
+	int32_t rel = (int32_t)(target - (at + 4));
+
+	if (at + 4 <= e->end)
+		memcpy(at, &rel, 4);
+}
+
+/* call an absolute address (through RAX) */
+static void call_abs(struct em *e, const void *fn)
+{
+	movi(e, H_RAX, (uint64_t)(uintptr_t)fn);
+	e1(e, 0xff);
+	e1(e, 0xd0);
+}
+
+/* ---- flags ---- */
+
+/* Host arithmetic flags -> cpu->rflags, cc_op = CC_EFLAGS. */
+static void flags_store(struct em *e)
+{
+	e1(e, 0x9c);                                    /* pushfq */
+	e1(e, 0x58);                                    /* pop rax */
+	e1(e, 0x25); e4(e, FL_ARITH);                   /* and eax, FL_ARITH */
+	ld(e, H_RCX, OFF(rflags));
+	e1(e, 0x48); e1(e, 0x81); e1(e, 0xe1); e4(e, (uint32_t)~FL_ARITH);  /* and rcx, ~ */
+	e1(e, 0x48); e1(e, 0x09); e1(e, 0xc1);          /* or rcx, rax */
+	st(e, H_RCX, OFF(rflags));
+	e1(e, 0xc6); m_rbx(e, 0, OFF(cc_op)); e1(e, CC_EFLAGS);   /* mov byte [cc_op], 0 */
+}
+
+static uint64_t jit_flags_get(struct emu_cpu *c)
+{
+	return emu_flags_get(c) & FL_ARITH;
+}
+
+/* cpu flag state -> host arithmetic flags. */
+static void flags_load(struct em *e)
+{
+	e1(e, 0x48); e1(e, 0x89); e1(e, 0xdf);          /* mov rdi, rbx */
+	call_abs(e, (const void *)jit_flags_get);
+	e1(e, 0x50);                                    /* push rax */
+	e1(e, 0x9d);                                    /* popfq */
+}
+
+/* Keep the host flags across a TLB check: R11 <- AH/OF, and back. */
+static void flags_save_r11(struct em *e)
+{
+	e1(e, 0x9f);                                    /* lahf */
+	e1(e, 0x0f); e1(e, 0x90); e1(e, 0xc0);          /* seto al */
+	e1(e, 0x41); e1(e, 0x89); e1(e, 0xc3);          /* mov r11d, eax */
+}
+
+static void flags_restore_r11(struct em *e)
+{
+	e1(e, 0x44); e1(e, 0x89); e1(e, 0xd8);          /* mov eax, r11d */
+	e1(e, 0x04); e1(e, 0x7f);                       /* add al, 0x7f: OF */
+	e1(e, 0x9e);                                    /* sahf */
+}
+
+/* ---- the forms ---- */
+
+static bool form_of(const struct emu_insn *in, struct form *f)
+{
+	uint8_t b = (uint8_t)in->op;
+	int ext = in->reg & 7;
+
+	memset(f, 0, sizeof(*f));
+	if (in->op < 0x100) {
+		if (b < 0x40 && (b & 7) < 4) {          /* ALU r/m, r and r, r/m */
+			int op = b >> 3;
+			f->ops = (b & 1) ? 0 : OP_BYTE;
+			if (b & 2)
+				f->ops |= OP_RRM | OP_RREG | (op == 7 ? 0 : OP_WREG);
+			else
+				f->ops |= OP_RRM | OP_RREG | (op == 7 ? 0 : OP_WRM | OP_LOCKOK);
+			f->fl = (op == 2 || op == 3) ? FL_READ : FL_WRITE;
+			return true;
+		}
+		switch (b) {
+		case 0x63:
+			f->ops = OP_RRM | OP_WREG;
+			f->fl = FL_NONE;
+			return in->osize == 8;
+		case 0x69: case 0x6b:
+			f->ops = OP_RRM | OP_WREG;
+			f->fl = FL_WRITE;
+			f->immlen = b == 0x6b ? 1 : -1;
+			return true;
+		case 0x80: case 0x81: case 0x83:
+			f->ops = (b == 0x80 ? OP_BYTE : 0) | OP_RRM | (ext == 7 ? 0 : OP_WRM | OP_LOCKOK);
+			f->fl = (ext == 2 || ext == 3) ? FL_READ : FL_WRITE;
+			f->immlen = b == 0x81 ? -1 : 1;
+			return true;
+		case 0x84: case 0x85:
+			f->ops = (b == 0x84 ? OP_BYTE : 0) | OP_RRM | OP_RREG;
+			f->fl = FL_WRITE;
+			return true;
+		case 0x86: case 0x87:
+			f->ops = (b == 0x86 ? OP_BYTE : 0) | OP_RRM | OP_WRM | OP_RREG | OP_WREG;
+			f->fl = FL_NONE;
+			return true;
+		case 0x88: case 0x89:
+			f->ops = (b == 0x88 ? OP_BYTE : 0) | OP_WRM | OP_RREG | (in->mod == 3 ? OP_RRM : 0);
+			return true;
+		case 0x8a: case 0x8b:
+			f->ops = (b == 0x8a ? OP_BYTE : 0) | OP_RRM | OP_WREG | OP_RREG;
+			return true;
+		case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+			if (ext == 6)
+				return false;
+			f->ops = ((b & 1) ? 0 : OP_BYTE) | OP_RRM | OP_WRM | (b >= 0xd2 ? OP_CL : 0);
+			f->fl = FL_READ;
+			f->immlen = b < 0xd0 ? 1 : 0;
+			return true;
+		case 0xc6: case 0xc7:
+			if (ext != 0)
+				return false;
+			f->ops = (b == 0xc6 ? OP_BYTE : 0) | OP_WRM | (in->mod == 3 ? OP_RRM : 0);
+			f->immlen = b == 0xc6 ? 1 : -1;
+			return true;
+		case 0xf6: case 0xf7:
+			f->ops = b == 0xf6 ? OP_BYTE : 0;
+			switch (ext) {
+			case 0:
+				f->ops |= OP_RRM;
+				f->fl = FL_WRITE;
+				f->immlen = b == 0xf6 ? 1 : -1;
+				return true;
+			case 2:
+				f->ops |= OP_RRM | OP_WRM | OP_LOCKOK;
+				return true;
+			case 3:
+				f->ops |= OP_RRM | OP_WRM | OP_LOCKOK;
+				f->fl = FL_WRITE;
+				return true;
+			default:
+				return false;
+			}
+		case 0xfe: case 0xff:
+			if (ext > 1)
+				return false;
+			f->ops = (b == 0xfe ? OP_BYTE : 0) | OP_RRM | OP_WRM | OP_LOCKOK;
+			f->fl = FL_READ;
+			return true;
+		default:
+			return false;
+		}
+	}
+	if (in->op >= 0x200)
+		return false;
+	switch (b) {
+	case 0x40 ... 0x4f:                             /* CMOVcc */
+		f->ops = OP_RRM | OP_RREG | OP_WREG;
+		f->fl = FL_READ;
+		return true;
+	case 0x90 ... 0x9f:                             /* SETcc */
+		f->ops = OP_BYTE | OP_RRM | OP_WRM;
+		f->fl = FL_READ;
+		return true;
+	case 0xa3:                                      /* BT r/m, r */
+		f->ops = OP_RRM | OP_RREG | OP_NOMEM;
+		f->fl = FL_READ;
+		return true;
+	case 0xab: case 0xb3: case 0xbb:                /* BTS/BTR/BTC r/m, r */
+		f->ops = OP_RRM | OP_WRM | OP_RREG | OP_NOMEM;
+		f->fl = FL_READ;
+		return true;
+	case 0xba:
+		if (ext < 4)
+			return false;
+		f->ops = OP_RRM | (ext == 4 ? 0 : OP_WRM | OP_LOCKOK);
+		f->fl = FL_READ;
+		f->immlen = 1;
+		return true;
+	case 0xa4: case 0xac: case 0xa5: case 0xad:     /* SHLD / SHRD */
+		f->ops = OP_RRM | OP_WRM | OP_RREG | ((b & 1) ? OP_CL : 0);
+		f->fl = FL_READ;
+		f->immlen = (b & 1) ? 0 : 1;
+		return true;
+	case 0xaf:
+		f->ops = OP_RRM | OP_RREG | OP_WREG;
+		f->fl = FL_WRITE;
+		return true;
+	case 0xb6: case 0xbe:
+		f->ops = OP_RMB | OP_RRM | OP_WREG | OP_RREG;
+		return true;
+	case 0xb7: case 0xbf:
+		f->ops = OP_RRM | OP_WREG | OP_RREG;
+		return true;
+	case 0xbc: case 0xbd:                           /* BSF / BSR (not TZCNT/LZCNT) */
+		f->ops = OP_RRM | OP_RREG | OP_WREG;
+		f->fl = FL_READ;
+		return true;
+	case 0xc0: case 0xc1:                           /* XADD */
+		f->ops = ((b & 1) ? 0 : OP_BYTE) | OP_RRM | OP_WRM | OP_RREG | OP_WREG | OP_LOCKOK;
+		f->fl = FL_WRITE;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- per-instruction classification ---- */
+
+enum kind {
+	K_CALLH,        /* call the interpreter handler */
+	K_SKIP,         /* no code (NOP, a followed direct JMP) */
+	K_FORM,         /* struct form */
+	K_LEA,
+	K_MOVRI,        /* B8+r / C7 r, 32/64-bit */
+	K_JCC,
+	K_JMP,          /* direct JMP leaving the block */
+	K_PUSH, K_POP, K_CALL, K_RET,
+	K_BSWAP,
+};
+
+struct tinsn {
+	enum kind k;
+	struct form f;
+	bool fl_read, fl_write_all;
+	bool live_after;        /* guest flags needed after this instruction */
+	uint64_t target;        /* K_JCC / K_JMP / K_CALL */
+};
+
+static bool canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static unsigned jit_mask = ~0u;   /* debug: VIREO_EMU_JIT_MASK, bit per kind */
+
+static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t);
+
+static void classify(const struct emu_insn *in, bool last, struct tinsn *t)
+{
+	classify_one(in, last, t);
+	if (!(jit_mask & (1u << t->k)) || ((jit_mask & 0x10000) && t->k == K_FORM && in->mod != 3)) {
+		t->k = K_CALLH;
+		t->fl_read = true;
+		t->fl_write_all = false;
+	}
+}
+
+static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t)
+{
+	bool mem = in->has_modrm && in->mod != 3;
+
+	memset(t, 0, sizeof(*t));
+	t->k = K_CALLH;
+	t->fl_read = true;
+	if (in->rep && !(in->op == 0x1b8 && in->rep == 0xf3))
+		return;
+	if (in->seg_override && in->seg < S_FS)
+		return;
+	if (mem && in->asize != 8)
+		return;
+	if (in->op == 0x11f || (in->op == 0x90 && !(in->rex & 1) && !in->rep && !in->lock)) {
+		t->k = K_SKIP;
+		t->fl_read = false;
+		return;
+	}
+	if (in->lock) {
+		if (!mem || !form_of(in, &t->f) || !(t->f.ops & OP_LOCKOK))
+			return;
+	}
+	switch (in->op) {
+	case 0x70 ... 0x7f: case 0x180 ... 0x18f:
+		t->target = in->next_rip + in->imm;
+		if (!canonical(t->target))
+			return;
+		t->k = K_JCC;
+		return;
+	case 0xe9: case 0xeb:
+		if (!last) {            /* followed by block_build: execution continues */
+			t->k = K_SKIP;
+			t->fl_read = false;
+			return;
+		}
+		if (!emu_fast_is_jmp(in))
+			return;
+		t->target = in->imm2;
+		t->k = K_JMP;
+		t->fl_read = false;
+		return;
+	case 0xe8:
+		t->target = in->next_rip + in->imm;
+		if (!canonical(t->target) || in->opsize_prefix)
+			return;
+		t->k = K_CALL;
+		t->fl_read = false;
+		return;
+	case 0xc3:
+		if (in->opsize_prefix)
+			return;
+		t->k = K_RET;
+		t->fl_read = false;
+		return;
+	case 0x50 ... 0x57:
+		if (in->opsize_prefix)
+			return;
+		t->k = K_PUSH;
+		t->fl_read = false;
+		return;
+	case 0x58 ... 0x5f:
+		if (in->opsize_prefix)
+			return;
+		t->k = K_POP;
+		t->fl_read = false;
+		return;
+	case 0x8d:
+		if (!mem || in->osize == 2)
+			return;
+		t->k = K_LEA;
+		t->fl_read = false;
+		return;
+	case 0xb8 ... 0xbf:
+		if (in->osize == 2)
+			return;
+		t->k = K_MOVRI;
+		t->fl_read = false;
+		return;
+	case 0x1c8 ... 0x1cf:
+		if (in->osize == 2)
+			return;
+		t->k = K_BSWAP;
+		t->fl_read = false;
+		return;
+	case 0x1b8:                     /* POPCNT (F3 0F B8) */
+		if (in->rep != 0xf3)
+			return;
+		t->f.ops = OP_RRM | OP_WREG;
+		t->f.fl = FL_WRITE;
+		t->k = K_FORM;
+		t->fl_read = false;
+		t->fl_write_all = true;
+		return;
+	default:
+		break;
+	}
+	if (in->rep)
+		return;
+	if (!form_of(in, &t->f))
+		return;
+	if ((t->f.ops & OP_NOMEM) && mem)
+		return;
+	if (in->lock && !(t->f.ops & OP_LOCKOK))
+		return;
+	if ((t->f.ops & OP_WRM) && (t->f.ops & OP_WREG) && !mem) {
+		int a = in->rm, r = in->reg;
+		if ((t->f.ops & OP_BYTE) && !in->rex) {
+			a &= 3;
+			r &= 3;
+		}
+		if (a == r)
+			return;
+	}
+	t->k = K_FORM;
+	t->fl_read = t->f.fl == FL_READ;
+	t->fl_write_all = t->f.fl == FL_WRITE;
+}
+
+/* ---- translation ---- */
+
+struct tctx {
+	struct em e;
+	struct emu_cpu *c;
+	const struct emu_block *b;
+	bool fl_host;           /* guest arithmetic flags are in the host RFLAGS */
+	bool user;
+	/* Out-of-line slow paths, emitted after the block body. */
+	struct slow {
+		uint8_t *jump_at;       /* jcc to patch */
+		uint8_t *join;          /* where to continue */
+		unsigned idx;
+		bool restore_r11;       /* host flags saved in R11 */
+		bool fl_host_before;
+		bool fl_host_after;
+	} slow[EMU_BLOCK_MAX + 2];
+	unsigned nslow;
+	/* Exits: add icount, store RIP, return. */
+	struct exitp {
+		uint8_t *jump_at;
+		unsigned count;         /* instructions retired at this exit */
+		uint64_t rip;
+		bool store_rip;
+		bool flags;             /* flags in host: store them */
+	} exits[2 * EMU_BLOCK_MAX + 4];
+	unsigned nexit;
+};
+
+static void add_exit(struct tctx *t, uint8_t *at, unsigned count, bool store_rip, uint64_t rip,
+		     bool flags)
+{
+	struct exitp *x = &t->exits[t->nexit++];
+
+	x->jump_at = at;
+	x->count = count;
+	x->store_rip = store_rip;
+	x->rip = rip;
+	x->flags = flags;
+}
+
+/* Epilogue: optional flag store, RIP, icount += count, return. */
+static void emit_exit(struct em *e, unsigned count, bool store_rip, uint64_t rip, bool flags)
+{
+	if (flags)
+		flags_store(e);
+	if (store_rip) {
+		movi(e, H_RAX, rip);
+		st(e, H_RAX, OFF(rip));
+	}
+	/* add qword [rbx + icount], imm8/imm32 */
+	e1(e, 0x48);
+	e1(e, 0x81);
+	m_rbx(e, 0, OFF(icount));
+	e4(e, count);
+	e1(e, 0x5b);                                    /* pop rbx */
+	e1(e, 0xc3);                                    /* ret */
+}
+
+/* Set c->rip to v (before calling a handler that may fault). */
+static void set_rip(struct em *e, uint64_t v)
+{
+	movi(e, H_RAX, v);
+	st(e, H_RAX, OFF(rip));
+}
+
+/* Call in->fn(c, in). */
+static void call_handler(struct em *e, const struct emu_insn *in)
+{
+	set_rip(e, in->rip);
+	e1(e, 0x48); e1(e, 0x89); e1(e, 0xdf);          /* mov rdi, rbx */
+	movi(e, H_RSI, (uint64_t)(uintptr_t)in);
+	call_abs(e, (const void *)in->fn);
+}
+
+/* After a handler mid-block: leave unless RIP is next_rip and the page's code unchanged. */
+static void check_after_handler(struct tctx *t, const struct emu_insn *in, unsigned idx)
+{
+	struct em *e = &t->e;
+
+	movi(e, H_RAX, in->next_rip);
+	e1(e, 0x48); e1(e, 0x39); m_rbx(e, H_RAX, OFF(rip));      /* cmp [rbx+rip], rax */
+	add_exit(t, jcc32(e, 0x5), idx + 1, false, 0, false);       /* jne */
+	movi(e, H_RAX, (uint64_t)(uintptr_t)t->b->genp);
+	e1(e, 0x81); e1(e, 0x38); e4(e, t->b->gen);                 /* cmp dword [rax], gen */
+	add_exit(t, jcc32(e, 0x5), idx + 1, false, 0, false);
+}
+
+/* RSI <- effective address of in's memory operand (no flags touched). */
+static void emit_ea(struct em *e, const struct emu_insn *in)
+{
+	if (in->rip_rel) {
+		movi(e, H_RSI, in->next_rip + in->disp);
+	} else {
+		if (in->base >= 0)
+			ld(e, H_RSI, GPR(in->base));
+		if (in->index >= 0) {
+			ld(e, H_RDI, GPR(in->index));
+			if (in->base < 0) {
+				/* lea rsi, [rdi*scale + disp32] */
+				e1(e, 0x48); e1(e, 0x8d); e1(e, 0x34);
+				e1(e, (uint8_t)((in->scale << 6) | (H_RDI << 3) | 5));
+				e4(e, (uint32_t)in->disp);
+			} else {
+				/* lea rsi, [rsi + rdi*scale + disp32] */
+				e1(e, 0x48); e1(e, 0x8d); e1(e, 0xb4);
+				e1(e, (uint8_t)((in->scale << 6) | (H_RDI << 3) | H_RSI));
+				e4(e, (uint32_t)in->disp);
+			}
+		} else if (in->base >= 0) {
+			if (in->disp) {
+				/* lea rsi, [rsi + disp32] */
+				e1(e, 0x48); e1(e, 0x8d); e1(e, 0xb6);
+				e4(e, (uint32_t)in->disp);
+			}
+		} else {
+			movi(e, H_RSI, in->disp);
+		}
+	}
+	if (in->seg_override && in->seg >= S_FS) {
+		ld(e, H_RDI, OFF(seg) + (int32_t)(in->seg * sizeof(struct x86_segment)) +
+			     (int32_t)offsetof(struct x86_segment, base));
+		/* lea rsi, [rsi + rdi] */
+		e1(e, 0x48); e1(e, 0x8d); e1(e, 0x34); e1(e, 0x3e);
+	}
+}
+
+/*
+ * Inline TLB lookup of [RSI, RSI+size): on a hit RSI becomes the host
+ * address; on a miss jump to a slow path (returned patch address).
+ * Clobbers RAX, RDI and the host flags.
+ */
+static uint8_t *emit_tlb(struct tctx *t, int size, bool write)
+{
+	struct em *e = &t->e;
+	int32_t base = OFF(tlb) + (int32_t)((t->user ? 1 : 0) * EMU_TLB_SIZE *
+					    sizeof(struct emu_tlb_entry));
+	int32_t tag = base + (int32_t)(write ? offsetof(struct emu_tlb_entry, tag_w)
+					    : offsetof(struct emu_tlb_entry, tag_r));
+	int32_t add = base + (int32_t)offsetof(struct emu_tlb_entry, addend);
+	uint8_t *at;
+
+	e1(e, 0x48); e1(e, 0x89); e1(e, 0xf7);                  /* mov rdi, rsi */
+	e1(e, 0x48); e1(e, 0xc1); e1(e, 0xef); e1(e, 12);       /* shr rdi, 12 */
+	e1(e, 0x81); e1(e, 0xe7); e4(e, EMU_TLB_SIZE - 1);      /* and edi, mask */
+	e1(e, 0x6b); e1(e, 0xff); e1(e, (uint8_t)sizeof(struct emu_tlb_entry)); /* imul edi, edi, sz */
+	e1(e, 0x48); e1(e, 0x8d); e1(e, 0x46); e1(e, (uint8_t)(size - 1));      /* lea rax, [rsi+size-1] */
+	e1(e, 0x48); e1(e, 0x25); e4(e, 0xfffff000u);           /* and rax, -4096 */
+	/* cmp rax, [rbx + rdi + tag] */
+	e1(e, 0x48); e1(e, 0x3b); e1(e, 0x84); e1(e, 0x3b); e4(e, (uint32_t)tag);
+	at = jcc32(e, 0x5);
+	/* add rsi, [rbx + rdi + addend] */
+	e1(e, 0x48); e1(e, 0x03); e1(e, 0xb4); e1(e, 0x3b); e4(e, (uint32_t)add);
+	return at;
+}
+
+/* Begin an instruction that touches memory: EA, flags save, TLB. */
+static void mem_begin(struct tctx *t, const struct emu_insn *in, unsigned idx, int size,
+		      bool write, bool keep_flags, struct slow **sp)
+{
+	struct slow *s = &t->slow[t->nslow++];
+
+	s->idx = idx;
+	s->fl_host_before = t->fl_host;
+	s->restore_r11 = t->fl_host && keep_flags;
+	emit_ea(&t->e, in);
+	if (s->restore_r11)
+		flags_save_r11(&t->e);
+	s->jump_at = emit_tlb(t, size, write);
+	if (s->restore_r11)
+		flags_restore_r11(&t->e);
+	*sp = s;
+}
+
+/* Operand size in bytes of a form's r/m operand. */
+static int form_size(const struct emu_insn *in, const struct form *f)
+{
+	if (f->ops & (OP_BYTE | OP_RMB))
+		return 1;
+	if (in->op == 0x1b7 || in->op == 0x1bf)
+		return 2;
+	if (in->op == 0x63)
+		return 4;
+	return in->osize;
+}
+
+/* Host encoding of an 8-bit guest register: (host reg, guest gpr index). */
+static void byte_reg(const struct emu_insn *in, int g, int hlow, int *h, int *gi)
+{
+	if (!in->rex && g >= 4 && g < 8) {
+		*h = hlow + 4;          /* AH / DH */
+		*gi = g - 4;
+	} else {
+		*h = hlow;
+		*gi = g;
+	}
+}
+
+static void emit_form(struct tctx *t, const struct emu_insn *in, const struct tinsn *ti,
+		      unsigned idx)
+{
+	struct em *e = &t->e;
+	const struct form *f = &ti->f;
+	bool mem = in->mod != 3;
+	int hrm = H_RAX, grm = in->rm, hreg = H_RDX, greg = in->reg;
+	int immlen = f->immlen;
+	struct slow *s = NULL;
+	uint8_t modrm;
+
+	if (f->ops & (OP_BYTE | OP_RMB))
+		byte_reg(in, in->rm, H_RAX, &hrm, &grm);
+	if (f->ops & OP_BYTE)
+		byte_reg(in, in->reg, H_RDX, &hreg, &greg);
+	if (immlen == -1)
+		immlen = in->osize == 2 ? 2 : 4;
+
+	if (ti->fl_read && !t->fl_host) {
+		flags_load(e);
+		t->fl_host = true;
+	}
+	if (mem)
+		mem_begin(t, in, idx, form_size(in, f), (f->ops & OP_WRM) != 0,
+			  ti->fl_read || (!ti->fl_write_all && ti->live_after), &s);
+	if (!mem && (f->ops & (OP_RRM | OP_WRM)))
+		ld(e, H_RAX, GPR(grm));
+	if (f->ops & (OP_RREG | OP_WREG))
+		ld(e, H_RDX, GPR(greg));
+	if (f->ops & OP_CL)
+		ld(e, H_RCX, GPR(R_CX));
+
+	/* The instruction itself. */
+	if (in->lock && mem)
+		e1(e, 0xf0);
+	if (in->op == 0x1b8)
+		e1(e, 0xf3);
+	if (in->osize == 2 && !(f->ops & OP_BYTE))
+		e1(e, 0x66);
+	if (in->osize == 8 && !(f->ops & OP_BYTE))
+		e1(e, 0x48);
+	if (in->op >= 0x100)
+		e1(e, 0x0f);
+	e1(e, (uint8_t)in->op);
+	if ((in->op >= 0x80 && in->op <= 0x83) || (in->op >= 0xc0 && in->op < 0x100) ||
+	    in->op == 0x1ba)
+		modrm = (uint8_t)((in->reg & 7) << 3);          /* group: /digit */
+	else if (in->op >= 0x190 && in->op <= 0x19f)
+		modrm = 0;
+	else
+		modrm = (uint8_t)((hreg & 7) << 3);
+	if (mem)
+		modrm |= H_RSI;                                 /* [rsi] */
+	else
+		modrm |= 0xc0 | (hrm & 7);
+	e1(e, modrm);
+	if (immlen > 0)
+		en(e, in->imm, immlen);
+
+	/* Results back to the guest registers. */
+	if (!mem && (f->ops & OP_WRM))
+		st(e, H_RAX, GPR(grm));
+	if (f->ops & OP_WREG)
+		st(e, H_RDX, GPR(greg));
+
+	if (ti->fl_write_all || ti->fl_read)
+		t->fl_host = true;
+	if (s) {
+		s->join = e->p;
+		s->fl_host_after = t->fl_host && ti->live_after;
+	}
+}
+
+static void emit_lea(struct tctx *t, const struct emu_insn *in)
+{
+	struct em *e = &t->e;
+	struct emu_insn tmp = *in;
+
+	tmp.seg_override = false;       /* LEA computes the offset only */
+	emit_ea(e, &tmp);
+	if (in->osize == 4) {
+		e1(e, 0x89); e1(e, 0xf6);                       /* mov esi, esi */
+	}
+	st(e, H_RSI, GPR(in->reg));
+}
+
+static void emit_push(struct tctx *t, const struct emu_insn *in, unsigned idx, uint64_t value,
+		      bool is_imm)
+{
+	struct em *e = &t->e;
+	struct slow *s = &t->slow[t->nslow++];
+	int r = ((uint8_t)in->op & 7) | ((in->rex & 1) ? 8 : 0);
+
+	s->idx = idx;
+	s->fl_host_before = t->fl_host;
+	s->restore_r11 = t->fl_host;
+	ld(e, H_RSI, GPR(R_SP));
+	e1(e, 0x48); e1(e, 0x8d); e1(e, 0x76); e1(e, 0xf8);     /* lea rsi, [rsi-8] */
+	e1(e, 0x48); e1(e, 0x89); e1(e, 0xf1);                  /* mov rcx, rsi */
+	if (s->restore_r11)
+		flags_save_r11(e);
+	s->jump_at = emit_tlb(t, 8, true);
+	if (s->restore_r11)
+		flags_restore_r11(e);
+	if (is_imm)
+		movi(e, H_RAX, value);
+	else
+		ld(e, H_RAX, GPR(r));
+	e1(e, 0x48); e1(e, 0x89); e1(e, 0x06);                  /* mov [rsi], rax */
+	st(e, H_RCX, GPR(R_SP));
+	s->join = e->p;
+	s->fl_host_after = t->fl_host;
+}
+
+static void emit_pop(struct tctx *t, const struct emu_insn *in, unsigned idx, bool ret)
+{
+	struct em *e = &t->e;
+	struct slow *s = &t->slow[t->nslow++];
+	int r = ((uint8_t)in->op & 7) | ((in->rex & 1) ? 8 : 0);
+
+	s->idx = idx;
+	s->fl_host_before = t->fl_host;
+	s->restore_r11 = t->fl_host;
+	ld(e, H_RSI, GPR(R_SP));
+	if (s->restore_r11)
+		flags_save_r11(e);
+	s->jump_at = emit_tlb(t, 8, false);
+	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x16);                  /* mov rdx, [rsi] */
+	if (ret) {
+		/* non-canonical return address: the handler raises #GP */
+		e1(e, 0x48); e1(e, 0x89); e1(e, 0xd1);          /* mov rcx, rdx */
+		e1(e, 0x48); e1(e, 0xc1); e1(e, 0xe1); e1(e, 16);       /* shl rcx, 16 */
+		e1(e, 0x48); e1(e, 0xc1); e1(e, 0xf9); e1(e, 16);       /* sar rcx, 16 */
+		e1(e, 0x48); e1(e, 0x39); e1(e, 0xd1);          /* cmp rcx, rdx */
+		{
+			/* reuse the slow path: jne -> handler */
+			struct slow *s2 = &t->slow[t->nslow++];
+			*s2 = *s;
+			s2->jump_at = jcc32(e, 0x5);
+			s2->join = NULL;
+		}
+	}
+	if (s->restore_r11)
+		flags_restore_r11(e);
+	/* rsp += 8 (lea keeps the flags) */
+	ld(e, H_RCX, GPR(R_SP));
+	e1(e, 0x48); e1(e, 0x8d); e1(e, 0x49); e1(e, 0x08);     /* lea rcx, [rcx+8] */
+	st(e, H_RCX, GPR(R_SP));
+	if (ret)
+		st(e, H_RDX, OFF(rip));
+	else
+		st(e, H_RDX, GPR(r));
+	s->join = ret ? NULL : e->p;
+	s->fl_host_after = t->fl_host;
+}
+
+static void flow_liveness(struct tinsn *ti, unsigned n)
+{
+	bool live = true;       /* unknown successor */
+
+	for (unsigned i = n; i-- > 0;) {
+		ti[i].live_after = live;
+		if (ti[i].k == K_JCC || ti[i].k == K_CALLH) {
+			live = true;    /* taken Jcc exits: flags live; handlers may read */
+			continue;
+		}
+		live = ti[i].fl_read || (live && !ti[i].fl_write_all);
+	}
+}
+
+static int translate(struct tctx *t, const struct emu_block *b)
+{
+	struct em *e = &t->e;
+	struct tinsn ti[EMU_BLOCK_MAX];
+	unsigned n = b->n;
+	bool ended = false;
+
+	for (unsigned i = 0; i < n; i++)
+		classify(&b->insns[i], i == n - 1, &ti[i]);
+	flow_liveness(ti, n);
+
+	e1(e, 0x53);                                    /* push rbx */
+	e1(e, 0x48); e1(e, 0x89); e1(e, 0xfb);          /* mov rbx, rdi */
+	t->fl_host = false;
+
+	for (unsigned i = 0; i < n && !ended; i++) {
+		const struct emu_insn *in = &b->insns[i];
+		bool last = i == n - 1;
+
+		switch (ti[i].k) {
+		case K_SKIP:
+			break;
+		case K_FORM:
+			emit_form(t, in, &ti[i], i);
+			break;
+		case K_LEA:
+			emit_lea(t, in);
+			break;
+		case K_MOVRI: {
+			int r = ((uint8_t)in->op & 7) | ((in->rex & 1) ? 8 : 0);
+			if (in->osize == 8) {
+				movi(e, H_RAX, in->imm);
+			} else {
+				e1(e, 0xb8); e4(e, (uint32_t)in->imm);  /* mov eax, imm32 */
+			}
+			st(e, H_RAX, GPR(r));
+			break;
+		}
+		case K_BSWAP: {
+			int r = ((uint8_t)in->op & 7) | ((in->rex & 1) ? 8 : 0);
+			ld(e, H_RAX, GPR(r));
+			if (in->osize == 8)
+				e1(e, 0x48);
+			e1(e, 0x0f); e1(e, 0xc8);
+			st(e, H_RAX, GPR(r));
+			break;
+		}
+		case K_PUSH:
+			emit_push(t, in, i, 0, false);
+			break;
+		case K_POP:
+			emit_pop(t, in, i, false);
+			break;
+		case K_CALL:
+			emit_push(t, in, i, in->next_rip, true);
+			emit_exit(e, i + 1, true, ti[i].target, t->fl_host);
+			t->slow[t->nslow - 1].join = NULL;
+			ended = true;
+			break;
+		case K_RET:
+			emit_pop(t, in, i, true);
+			emit_exit(e, i + 1, false, 0, t->fl_host);
+			ended = true;
+			break;
+		case K_JCC:
+			if (!t->fl_host) {
+				flags_load(e);
+				t->fl_host = true;
+			}
+			add_exit(t, jcc32(e, (int)(in->op & 15)), i + 1, true, ti[i].target, true);
+			if (last) {
+				emit_exit(e, i + 1, true, in->next_rip, true);
+				ended = true;
+			}
+			break;
+		case K_JMP:
+			emit_exit(e, i + 1, true, ti[i].target, t->fl_host);
+			ended = true;
+			break;
+		case K_CALLH:
+			if (t->fl_host) {
+				flags_store(e);
+				t->fl_host = false;
+			}
+			call_handler(e, in);
+			if (last) {
+				emit_exit(e, i + 1, false, 0, false);
+				ended = true;
+			} else {
+				check_after_handler(t, in, i);
+			}
+			break;
+		}
+	}
+	if (!ended)
+		emit_exit(e, n, true, b->insns[n - 1].next_rip, t->fl_host);
+
+	/* Slow paths: the interpreter handler does the whole instruction. */
+	for (unsigned k = 0; k < t->nslow; k++) {
+		struct slow *s = &t->slow[k];
+		const struct emu_insn *in = &b->insns[s->idx];
+		bool last = s->idx == n - 1 || !s->join;
+
+		patch(e, s->jump_at, e->p);
+		if (s->restore_r11)
+			flags_restore_r11(e);
+		if (s->fl_host_before)
+			flags_store(e);
+		call_handler(e, in);
+		if (last) {
+			emit_exit(e, s->idx + 1, false, 0, false);
+			continue;
+		}
+		check_after_handler(t, in, s->idx);
+		if (s->fl_host_after)
+			flags_load(e);
+		patch(e, jmp32(e), s->join);
+	}
+	for (unsigned k = 0; k < t->nexit; k++) {
+		struct exitp *x = &t->exits[k];
+		patch(e, x->jump_at, e->p);
+		emit_exit(e, x->count, x->store_rip, x->rip, x->flags);
+	}
+	return e->p <= e->end ? 0 : -ENOSPC;
+}
+
+/* ---- interface ---- */
+
+int emu_jit_init(struct emu_icache *ic)
+{
+	struct jit *j = calloc(1, sizeof(*j));
+
+	if (getenv("VIREO_EMU_JIT_MASK"))
+		jit_mask = (unsigned)strtoul(getenv("VIREO_EMU_JIT_MASK"), NULL, 0);
+
+	if (!j)
+		return -ENOMEM;
+	j->buf = mmap(NULL, JIT_BUF_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (j->buf == MAP_FAILED) {
+		int err = -errno;
+		free(j);
+		return err;
+	}
+	ic->jit = j;
+	return 0;
+}
+
+void emu_jit_destroy(struct emu_icache *ic)
+{
+	if (!ic || !ic->jit)
+		return;
+	munmap(ic->jit->buf, JIT_BUF_SIZE);
+	free(ic->jit);
+	ic->jit = NULL;
+}
+
+/* Forget every translation (the blocks stay, as interpreter blocks). */
+void emu_jit_flush(struct emu_icache *ic)
+{
+	if (!ic->jit)
+		return;
+	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++) {
+		ic->blocks[i].jit = NULL;
+		ic->blocks[i].hits = 0;
+	}
+	ic->jit->used = 0;
+}
+
+void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
+{
+	struct emu_icache *ic = c->icache;
+	struct jit *j = ic->jit;
+	struct tctx *t;
+
+	if (!j || !c->code64 || b->n == 0)
+		return;
+	if (j->used + JIT_BLOCK_MAX > JIT_BUF_SIZE)
+		emu_jit_flush(ic);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	t->c = c;
+	t->b = b;
+	t->user = emu_user(c);
+	t->e.p = j->buf + j->used;
+	t->e.end = j->buf + JIT_BUF_SIZE;
+	if (t->e.end > t->e.p + JIT_BLOCK_MAX)
+		t->e.end = t->e.p + JIT_BLOCK_MAX;
+	if (translate(t, b) == 0) {
+		b->jit = (void (*)(struct emu_cpu *))(void *)(j->buf + j->used);
+		j->used = ALIGN_UP((size_t)(t->e.p - j->buf), 16);
+	}
+	free(t);
+}
