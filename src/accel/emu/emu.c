@@ -481,6 +481,8 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		return -ENOMEM;
 	}
 	ev->cpu.icache->jit_threshold = EMU_JIT_THRESHOLD;
+	if (getenv("VIREO_EMU_JIT_THRESHOLD"))
+		ev->cpu.icache->jit_threshold = (uint32_t)atoi(getenv("VIREO_EMU_JIT_THRESHOLD"));
 	if (EMU_JIT_HOST && !(getenv("VIREO_EMU_JIT") && !strcmp(getenv("VIREO_EMU_JIT"), "0"))) {
 		err = emu_jit_init(ev->cpu.icache);
 		if (err)

@@ -388,6 +388,7 @@ static bool canonical(uint64_t a)
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
+#include <stdio.h>
 static unsigned jit_mask = ~0u;   /* debug: VIREO_EMU_JIT_MASK, bit per kind */
 
 static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t);
@@ -395,7 +396,7 @@ static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t);
 static void classify(const struct emu_insn *in, bool last, struct tinsn *t)
 {
 	classify_one(in, last, t);
-	if (!(jit_mask & (1u << t->k)) || ((jit_mask & 0x10000) && t->k == K_FORM && in->mod != 3)) {
+	if (!(jit_mask & (1u << t->k))) {
 		t->k = K_CALLH;
 		t->fl_read = true;
 		t->fl_write_all = false;
@@ -676,15 +677,21 @@ static uint8_t *emit_tlb(struct tctx *t, int size, bool write)
 	return at;
 }
 
-/* Begin an instruction that touches memory: EA, flags save, TLB. */
+/*
+ * Begin an instruction that touches memory: EA, TLB lookup.  Host flags
+ * that hold the guest's are saved in R11 first even when the instruction
+ * does not need them: a fault on the slow path must deliver the exact
+ * RFLAGS of the faulting instruction, and a later one too, so they are
+ * restored on the fast path even where no instruction reads them.
+ */
 static void mem_begin(struct tctx *t, const struct emu_insn *in, unsigned idx, int size,
-		      bool write, bool keep_flags, struct slow **sp)
+		      bool write, struct slow **sp)
 {
 	struct slow *s = &t->slow[t->nslow++];
 
 	s->idx = idx;
 	s->fl_host_before = t->fl_host;
-	s->restore_r11 = t->fl_host && keep_flags;
+	s->restore_r11 = t->fl_host;
 	emit_ea(&t->e, in);
 	if (s->restore_r11)
 		flags_save_r11(&t->e);
@@ -741,11 +748,10 @@ static void emit_form(struct tctx *t, const struct emu_insn *in, const struct ti
 		t->fl_host = true;
 	}
 	if (mem)
-		mem_begin(t, in, idx, form_size(in, f), (f->ops & OP_WRM) != 0,
-			  ti->fl_read || (!ti->fl_write_all && ti->live_after), &s);
+		mem_begin(t, in, idx, form_size(in, f), (f->ops & OP_WRM) != 0, &s);
 	if (!mem && (f->ops & (OP_RRM | OP_WRM)))
 		ld(e, H_RAX, GPR(grm));
-	if (f->ops & (OP_RREG | OP_WREG))
+	if (f->ops & (OP_RREG | OP_WREG))     /* WREG: 8/16-bit results merge */
 		ld(e, H_RDX, GPR(greg));
 	if (f->ops & OP_CL)
 		ld(e, H_RCX, GPR(R_CX));
@@ -787,7 +793,7 @@ static void emit_form(struct tctx *t, const struct emu_insn *in, const struct ti
 		t->fl_host = true;
 	if (s) {
 		s->join = e->p;
-		s->fl_host_after = t->fl_host && ti->live_after;
+		s->fl_host_after = t->fl_host;   /* exact even if dead: a later fault reports them */
 	}
 }
 
@@ -1065,6 +1071,24 @@ void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 
 	if (!j || !c->code64 || b->n == 0)
 		return;
+	{
+		static long nblk, maxblk = -2;
+		if (maxblk == -2)
+			maxblk = getenv("JIT_MAXBLK") ? atol(getenv("JIT_MAXBLK")) : -1;
+		if (maxblk >= 0 && nblk >= maxblk)
+			return;
+		if (maxblk >= 0 && nblk == maxblk - 1) {
+			fprintf(stderr, "LASTBLK rip %llx n %d:", (unsigned long long)b->rip, b->n);
+			for (int i = 0; i < b->n; i++) {
+				const uint8_t *p = b->hva + (b->insns[i].rip - b->rip);
+				fprintf(stderr, "\n  %llx:", (unsigned long long)b->insns[i].rip);
+				for (int k = 0; k < b->insns[i].len; k++)
+					fprintf(stderr, " %02x", p[k]);
+			}
+			fprintf(stderr, "\n");
+		}
+		nblk++;
+	}
 	if (j->used + JIT_BLOCK_MAX > JIT_BUF_SIZE)
 		emu_jit_flush(ic);
 	t = calloc(1, sizeof(*t));
@@ -1078,6 +1102,13 @@ void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 	if (t->e.end > t->e.p + JIT_BLOCK_MAX)
 		t->e.end = t->e.p + JIT_BLOCK_MAX;
 	if (translate(t, b) == 0) {
+		if (getenv("VIREO_EMU_JIT_DUMP")) {
+			FILE *f = fopen(getenv("VIREO_EMU_JIT_DUMP"), "a");
+			if (f) {
+				fwrite(j->buf + j->used, 1, (size_t)(t->e.p - (j->buf + j->used)), f);
+				fclose(f);
+			}
+		}
 		b->jit = (void (*)(struct emu_cpu *))(void *)(j->buf + j->used);
 		j->used = ALIGN_UP((size_t)(t->e.p - j->buf), 16);
 	}
