@@ -734,12 +734,22 @@ static bool rep_bulk(struct emu_cpu *c, const struct emu_insn *in, int size, boo
 		memmove(d, s, n * size);
 		c->gpr[R_SI] += n * size;
 	} else {
-		uint64_t v = c->gpr[R_AX];
-		if (size == 1)
-			memset(d, (int)(v & 0xff), n);
-		else
-			for (uint64_t i = 0; i < n; i++)
-				memcpy(d + i * size, &v, size);
+		uint64_t v = c->gpr[R_AX] & size_mask(size);
+		uint64_t pat = (v & 0xff) * 0x0101010101010101ULL;
+
+		if ((v ^ pat) & size_mask(size)) {
+			/* A pattern that is not one repeated byte: store elements. */
+			for (uint64_t i = 0; i < n; i++) {
+				switch (size) {
+				case 2: memcpy(d + i * 2, &v, 2); break;
+				case 4: memcpy(d + i * 4, &v, 4); break;
+				default: memcpy(d + i * 8, &v, 8); break;
+				}
+			}
+		} else {
+			/* REP STOSB/W/D/Q of one repeated byte (zeroing, mostly). */
+			memset(d, (int)(v & 0xff), n * size);
+		}
 	}
 	c->gpr[R_DI] += n * size;
 	*count -= n;
