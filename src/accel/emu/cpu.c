@@ -446,6 +446,7 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 		 */
 		c->last_block = NULL;
 		c->insn_ready = false;
+		c->jit_slot = NULL;
 		if (c->delivering >= 256)
 			c->delivering = -1;
 		if (stop_on_exc) {
@@ -484,10 +485,21 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 		if (c->stop_hi && (c->rip < c->stop_lo || c->rip >= c->stop_hi))
 			return 0;
 		{
-			struct emu_block *b = block_next(c);
+			struct emu_jit_slot *slot = c->jit_slot;
+			uint32_t flushes = c->icache ? c->icache->jit_flushes : 0;
+			struct emu_block *b;
+
+			c->jit_slot = NULL;
+			b = block_next(c);
 			c->last_block = b;
+			/* Link the translated exit we came from to this block. */
+			if (slot && b && b->jit && b->jit_ctx == c->ctx && b->rip == slot->rip &&
+			    flushes == c->icache->jit_flushes) {
+				slot->b = b;
+				slot->epoch = c->tlb_epoch;
+			}
 			if (b) {
-				if (b->jit) {
+				if (b->jit && b->jit_ctx == c->ctx) {
 					b->jit(c);
 				} else if (c->icache->jit &&
 					   ++b->hits > c->icache->jit_threshold) {

@@ -141,6 +141,13 @@ struct emu_block {
 	/* Translation (jit.c), built after EMU_JIT_THRESHOLD runs; NULL if none. */
 	void (*jit)(struct emu_cpu *cpu);
 	uint32_t hits;
+	uint8_t jit_ctx;        /* cpu->ctx (CPL, code size) the translation is for */
+};
+/* A translated exit's link to the block at its target RIP (jit.c). */
+struct emu_jit_slot {
+	struct emu_block *b;
+	uint64_t epoch;         /* tlb_epoch when linked */
+	uint64_t rip;           /* target */
 };
 struct jit;
 struct emu_icache {
@@ -149,6 +156,7 @@ struct emu_icache {
 	uint32_t arena_used;
 	struct jit *jit;        /* NULL: interpret only */
 	uint32_t jit_threshold;
+	uint32_t jit_flushes;   /* translations dropped: slots are stale */
 };
 
 /* x87 state (Intel SDM Vol. 1 §8.1). */
@@ -263,6 +271,8 @@ struct emu_cpu {
 	int (*irq_pending)(struct emu_cpu *cpu);   /* vector or -1 (IF=1 only) */
 	int (*irq_ack)(struct emu_cpu *cpu, int vector);
 	volatile int irq_hint;   /* set by the platform when an IRQ may be pending */
+	/* Translated code left through an empty chaining slot (jit.c). */
+	struct emu_jit_slot *jit_slot;
 };
 
 enum { EMU_MODE_REAL, EMU_MODE_PROT, EMU_MODE_LONG };

@@ -115,7 +115,7 @@ static void cpu_setup(struct test_env *e, const struct emu_test_state *st, size_
 	c->rip = EMU_TEST_CODE_GVA;
 	c->stop_lo = EMU_TEST_CODE_GVA;
 	c->stop_hi = EMU_TEST_CODE_GVA + len;
-	c->poll_countdown = ~0u;
+	c->poll_countdown = 1024;   /* bounds chained translated blocks too */
 	(void)emu_fxrstor(c, st->fxsave);
 	memcpy(c->xmm, st->xmm, sizeof(c->xmm));
 	c->mxcsr = st->mxcsr;

@@ -31,7 +31,8 @@
 #include "accel/emu/jit.h"
 
 #define JIT_BUF_SIZE   (64u << 20)
-#define JIT_BLOCK_MAX  (24u << 10)     /* worst case code for one block */
+#define JIT_BLOCK_MAX  (32u << 10)     /* worst case code for one block */
+#define JIT_ENTRY_SKIP 4               /* push rbx; mov rbx, rdi */
 
 enum { H_RAX, H_RCX, H_RDX, H_RBX, H_RSP, H_RBP, H_RSI, H_RDI };
 
@@ -548,6 +549,10 @@ struct tctx {
 		bool flags;             /* flags in host: store them */
 	} exits[2 * EMU_BLOCK_MAX + 4];
 	unsigned nexit;
+	/* Chaining slots of this block (struct emu_jit_slot), before its code. */
+	struct emu_jit_slot *slots;
+	unsigned nslots, maxslots;
+	uint8_t *entry;
 };
 
 static void add_exit(struct tctx *t, uint8_t *at, unsigned count, bool store_rip, uint64_t rip,
@@ -562,20 +567,85 @@ static void add_exit(struct tctx *t, uint8_t *at, unsigned count, bool store_rip
 	x->flags = flags;
 }
 
-/* Epilogue: optional flag store, RIP, icount += count, return. */
-static void emit_exit(struct em *e, unsigned count, bool store_rip, uint64_t rip, bool flags)
+#define BOFF(f) ((int32_t)offsetof(struct emu_block, f))
+#define SOFF(f) ((int32_t)offsetof(struct emu_jit_slot, f))
+
+/*
+ * Epilogue: optional flag store, RIP, icount += count, then either a
+ * direct jump into the translation of the block at a known target RIP
+ * (chaining, through a slot that the run loop fills on the first exit) or
+ * a return to the run loop.  A chained jump is taken only while no exit,
+ * interrupt or NMI is requested, the poll countdown has room, no TLB flush
+ * happened since the slot was filled, and the target block is still the
+ * valid translation of that RIP for this context.
+ */
+static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t rip, bool flags)
 {
+	struct em *e = &t->e;
+	struct emu_jit_slot *sl = NULL;
+	uint8_t *out[10];
+	unsigned nout = 0, nmiss = 0;
+	uint8_t *miss[8];
+
 	if (flags)
 		flags_store(e);
 	if (store_rip) {
 		movi(e, H_RAX, rip);
 		st(e, H_RAX, OFF(rip));
 	}
-	/* add qword [rbx + icount], imm8/imm32 */
+	/* add qword [rbx + icount], imm32 */
 	e1(e, 0x48);
 	e1(e, 0x81);
 	m_rbx(e, 0, OFF(icount));
 	e4(e, count);
+	if (store_rip && t->nslots < t->maxslots) {
+		sl = &t->slots[t->nslots++];
+		memset(sl, 0, sizeof(*sl));
+		sl->rip = rip;
+		/* cmp dword [rbx + poll_countdown], 1; jbe out */
+		e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
+		out[nout++] = jcc32(e, 0x6);
+		/* mov eax, [exit_request]; or eax, [irq_hint]; or eax, [nmi_pending]; jnz out */
+		e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
+		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
+		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
+		out[nout++] = jcc32(e, 0x5);
+		movi(e, H_RDX, (uint64_t)(uintptr_t)sl);
+		/* mov rax, [rdx + b]; test rax, rax; jz miss */
+		e1(e, 0x48); e1(e, 0x8b); e1(e, 0x42); e1(e, (uint8_t)SOFF(b));
+		e1(e, 0x48); e1(e, 0x85); e1(e, 0xc0);
+		miss[nmiss++] = jcc32(e, 0x4);
+		/* mov rcx, [rbx + tlb_epoch]; cmp rcx, [rdx + epoch]; jne miss */
+		ld(e, H_RCX, OFF(tlb_epoch));
+		e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(epoch));
+		miss[nmiss++] = jcc32(e, 0x5);
+		/* mov rcx, [rax + rip]; cmp rcx, [rdx + rip]; jne miss */
+		e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(rip));
+		e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(rip));
+		miss[nmiss++] = jcc32(e, 0x5);
+		/* cmp byte [rax + jit_ctx], ctx; jne miss */
+		e1(e, 0x80); e1(e, 0x78); e1(e, (uint8_t)BOFF(jit_ctx)); e1(e, t->c->ctx);
+		miss[nmiss++] = jcc32(e, 0x5);
+		/* mov rcx, [rax + genp]; mov ecx, [rcx]; cmp ecx, [rax + gen]; jne miss */
+		e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(genp));
+		e1(e, 0x8b); e1(e, 0x09);
+		e1(e, 0x3b); e1(e, 0x48); e1(e, (uint8_t)BOFF(gen));
+		miss[nmiss++] = jcc32(e, 0x5);
+		/* mov rcx, [rax + jit]; test rcx, rcx; jz miss */
+		e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(jit));
+		e1(e, 0x48); e1(e, 0x85); e1(e, 0xc9);
+		miss[nmiss++] = jcc32(e, 0x4);
+		/* dec dword [rbx + poll_countdown]; add rcx, JIT_ENTRY_SKIP; jmp rcx */
+		e1(e, 0xff); m_rbx(e, 1, OFF(poll_countdown));
+		e1(e, 0x48); e1(e, 0x83); e1(e, 0xc1); e1(e, JIT_ENTRY_SKIP);
+		e1(e, 0xff); e1(e, 0xe1);
+		/* miss: the run loop fills the slot after its lookup */
+		for (unsigned i = 0; i < nmiss; i++)
+			patch(e, miss[i], e->p);
+		st(e, H_RDX, OFF(jit_slot));
+		for (unsigned i = 0; i < nout; i++)
+			patch(e, out[i], e->p);
+	}
 	e1(e, 0x5b);                                    /* pop rbx */
 	e1(e, 0xc3);                                    /* ret */
 }
@@ -905,8 +975,19 @@ static int translate(struct tctx *t, const struct emu_block *b)
 		classify(&b->insns[i], i == n - 1, &ti[i]);
 	flow_liveness(ti, n);
 
+	/* Chaining slots first (one per exit with a known target), then code. */
+	t->maxslots = 2;
+	for (unsigned i = 0; i < n; i++)
+		t->maxslots += ti[i].k == K_JCC;
+	t->slots = (struct emu_jit_slot *)(void *)e->p;
+	e->p += ALIGN_UP(t->maxslots * sizeof(struct emu_jit_slot), 16);
+	if (e->p > e->end)
+		return -ENOSPC;
+	t->entry = e->p;
+
 	e1(e, 0x53);                                    /* push rbx */
 	e1(e, 0x48); e1(e, 0x89); e1(e, 0xfb);          /* mov rbx, rdi */
+	/* JIT_ENTRY_SKIP bytes above: a chained jump enters here */
 	t->fl_host = false;
 
 	for (unsigned i = 0; i < n && !ended; i++) {
@@ -949,13 +1030,13 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			break;
 		case K_CALL:
 			emit_push(t, in, i, in->next_rip, true);
-			emit_exit(e, i + 1, true, ti[i].target, t->fl_host);
+			emit_exit_t(t, i + 1, true, ti[i].target, t->fl_host);
 			t->slow[t->nslow - 1].join = NULL;
 			ended = true;
 			break;
 		case K_RET:
 			emit_pop(t, in, i, true);
-			emit_exit(e, i + 1, false, 0, t->fl_host);
+			emit_exit_t(t, i + 1, false, 0, t->fl_host);
 			ended = true;
 			break;
 		case K_JCC:
@@ -965,12 +1046,12 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			}
 			add_exit(t, jcc32(e, (int)(in->op & 15)), i + 1, true, ti[i].target, true);
 			if (last) {
-				emit_exit(e, i + 1, true, in->next_rip, true);
+				emit_exit_t(t, i + 1, true, in->next_rip, true);
 				ended = true;
 			}
 			break;
 		case K_JMP:
-			emit_exit(e, i + 1, true, ti[i].target, t->fl_host);
+			emit_exit_t(t, i + 1, true, ti[i].target, t->fl_host);
 			ended = true;
 			break;
 		case K_CALLH:
@@ -980,7 +1061,7 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			}
 			call_handler(e, in);
 			if (last) {
-				emit_exit(e, i + 1, false, 0, false);
+				emit_exit_t(t, i + 1, false, 0, false);
 				ended = true;
 			} else {
 				check_after_handler(t, in, i);
@@ -989,7 +1070,7 @@ static int translate(struct tctx *t, const struct emu_block *b)
 		}
 	}
 	if (!ended)
-		emit_exit(e, n, true, b->insns[n - 1].next_rip, t->fl_host);
+		emit_exit_t(t, n, true, b->insns[n - 1].next_rip, t->fl_host);
 
 	/* Slow paths: the interpreter handler does the whole instruction. */
 	for (unsigned k = 0; k < t->nslow; k++) {
@@ -1004,7 +1085,7 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			flags_store(e);
 		call_handler(e, in);
 		if (last) {
-			emit_exit(e, s->idx + 1, false, 0, false);
+			emit_exit_t(t, s->idx + 1, false, 0, false);
 			continue;
 		}
 		check_after_handler(t, in, s->idx);
@@ -1015,7 +1096,7 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	for (unsigned k = 0; k < t->nexit; k++) {
 		struct exitp *x = &t->exits[k];
 		patch(e, x->jump_at, e->p);
-		emit_exit(e, x->count, x->store_rip, x->rip, x->flags);
+		emit_exit_t(t, x->count, x->store_rip, x->rip, x->flags);
 	}
 	return e->p <= e->end ? 0 : -ENOSPC;
 }
@@ -1061,6 +1142,7 @@ void emu_jit_flush(struct emu_icache *ic)
 		ic->blocks[i].hits = 0;
 	}
 	ic->jit->used = 0;
+	ic->jit_flushes++;
 }
 
 void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
@@ -1109,7 +1191,8 @@ void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 				fclose(f);
 			}
 		}
-		b->jit = (void (*)(struct emu_cpu *))(void *)(j->buf + j->used);
+		b->jit = (void (*)(struct emu_cpu *))(void *)t->entry;
+		b->jit_ctx = c->ctx;
 		j->used = ALIGN_UP((size_t)(t->e.p - j->buf), 16);
 	}
 	free(t);
