@@ -493,10 +493,15 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			b = block_next(c);
 			c->last_block = b;
 			/* Link the translated exit we came from to this block. */
-			if (slot && b && b->jit && b->jit_ctx == c->ctx && b->rip == slot->rip &&
-			    flushes == c->icache->jit_flushes) {
-				slot->b = b;
-				slot->epoch = c->tlb_epoch;
+			if (b && b->jit && b->jit_ctx == c->ctx) {
+				struct emu_jit_slot *jc = &c->icache->jcache[emu_jcache_idx(c->rip)];
+				if (slot && b->rip == slot->rip && flushes == c->icache->jit_flushes) {
+					slot->b = b;
+					slot->epoch = c->tlb_epoch;
+				}
+				jc->b = b;
+				jc->rip = c->rip;
+				jc->epoch = c->tlb_epoch;
 			}
 			if (b) {
 				if (b->jit && b->jit_ctx == c->ctx) {

@@ -150,6 +150,11 @@ struct emu_jit_slot {
 	uint64_t rip;           /* target */
 };
 struct jit;
+#define EMU_JCACHE_SIZE 4096
+static inline unsigned emu_jcache_idx(uint64_t rip)
+{
+	return (unsigned)((rip ^ (rip >> 12)) & (EMU_JCACHE_SIZE - 1));
+}
 struct emu_icache {
 	struct emu_block blocks[EMU_BLOCK_HASH];
 	struct emu_insn *arena;
@@ -157,6 +162,8 @@ struct emu_icache {
 	struct jit *jit;        /* NULL: interpret only */
 	uint32_t jit_threshold;
 	uint32_t jit_flushes;   /* translations dropped: slots are stale */
+	/* Jump cache for exits to a RIP known only at run time (RET, indirect). */
+	struct emu_jit_slot *jcache;
 };
 
 /* x87 state (Intel SDM Vol. 1 §8.1). */

@@ -583,9 +583,9 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 {
 	struct em *e = &t->e;
 	struct emu_jit_slot *sl = NULL;
-	uint8_t *out[10];
+	uint8_t *out[4], *miss[8];
 	unsigned nout = 0, nmiss = 0;
-	uint8_t *miss[8];
+	bool jcache = !store_rip && t->c->icache->jcache;
 
 	if (flags)
 		flags_store(e);
@@ -602,50 +602,69 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 		sl = &t->slots[t->nslots++];
 		memset(sl, 0, sizeof(*sl));
 		sl->rip = rip;
-		/* cmp dword [rbx + poll_countdown], 1; jbe out */
-		e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
-		out[nout++] = jcc32(e, 0x6);
-		/* mov eax, [exit_request]; or eax, [irq_hint]; or eax, [nmi_pending]; jnz out */
-		e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
-		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
-		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
-		out[nout++] = jcc32(e, 0x5);
-		movi(e, H_RDX, (uint64_t)(uintptr_t)sl);
-		/* mov rax, [rdx + b]; test rax, rax; jz miss */
-		e1(e, 0x48); e1(e, 0x8b); e1(e, 0x42); e1(e, (uint8_t)SOFF(b));
-		e1(e, 0x48); e1(e, 0x85); e1(e, 0xc0);
-		miss[nmiss++] = jcc32(e, 0x4);
-		/* mov rcx, [rbx + tlb_epoch]; cmp rcx, [rdx + epoch]; jne miss */
-		ld(e, H_RCX, OFF(tlb_epoch));
-		e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(epoch));
-		miss[nmiss++] = jcc32(e, 0x5);
-		/* mov rcx, [rax + rip]; cmp rcx, [rdx + rip]; jne miss */
-		e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(rip));
-		e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(rip));
-		miss[nmiss++] = jcc32(e, 0x5);
-		/* cmp byte [rax + jit_ctx], ctx; jne miss */
-		e1(e, 0x80); e1(e, 0x78); e1(e, (uint8_t)BOFF(jit_ctx)); e1(e, t->c->ctx);
-		miss[nmiss++] = jcc32(e, 0x5);
-		/* mov rcx, [rax + genp]; mov ecx, [rcx]; cmp ecx, [rax + gen]; jne miss */
-		e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(genp));
-		e1(e, 0x8b); e1(e, 0x09);
-		e1(e, 0x3b); e1(e, 0x48); e1(e, (uint8_t)BOFF(gen));
-		miss[nmiss++] = jcc32(e, 0x5);
-		/* mov rcx, [rax + jit]; test rcx, rcx; jz miss */
-		e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(jit));
-		e1(e, 0x48); e1(e, 0x85); e1(e, 0xc9);
-		miss[nmiss++] = jcc32(e, 0x4);
-		/* dec dword [rbx + poll_countdown]; add rcx, JIT_ENTRY_SKIP; jmp rcx */
-		e1(e, 0xff); m_rbx(e, 1, OFF(poll_countdown));
-		e1(e, 0x48); e1(e, 0x83); e1(e, 0xc1); e1(e, JIT_ENTRY_SKIP);
-		e1(e, 0xff); e1(e, 0xe1);
-		/* miss: the run loop fills the slot after its lookup */
-		for (unsigned i = 0; i < nmiss; i++)
-			patch(e, miss[i], e->p);
-		st(e, H_RDX, OFF(jit_slot));
-		for (unsigned i = 0; i < nout; i++)
-			patch(e, out[i], e->p);
+	} else if (!jcache) {
+		goto ret;
 	}
+	/* cmp dword [rbx + poll_countdown], 1; jbe out */
+	e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
+	out[nout++] = jcc32(e, 0x6);
+	/* mov eax, [exit_request]; or eax, [irq_hint]; or eax, [nmi_pending]; jnz out */
+	e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
+	e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
+	e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
+	out[nout++] = jcc32(e, 0x5);
+	if (sl) {
+		movi(e, H_RDX, (uint64_t)(uintptr_t)sl);
+	} else {
+		/* RDX = &jcache[(rip ^ rip >> 12) & mask], RSI = rip */
+		ld(e, H_RSI, OFF(rip));
+		e1(e, 0x48); e1(e, 0x89); e1(e, 0xf1);          /* mov rcx, rsi */
+		e1(e, 0x48); e1(e, 0xc1); e1(e, 0xe9); e1(e, 12);       /* shr rcx, 12 */
+		e1(e, 0x48); e1(e, 0x31); e1(e, 0xf1);          /* xor rcx, rsi */
+		e1(e, 0x81); e1(e, 0xe1); e4(e, EMU_JCACHE_SIZE - 1);   /* and ecx, mask */
+		e1(e, 0x6b); e1(e, 0xc9); e1(e, (uint8_t)sizeof(struct emu_jit_slot)); /* imul ecx, ecx, sz */
+		movi(e, H_RDX, (uint64_t)(uintptr_t)t->c->icache->jcache);
+		e1(e, 0x48); e1(e, 0x01); e1(e, 0xca);          /* add rdx, rcx */
+		/* cmp rsi, [rdx + rip]; jne out */
+		e1(e, 0x48); e1(e, 0x3b); e1(e, 0x72); e1(e, (uint8_t)SOFF(rip));
+		out[nout++] = jcc32(e, 0x5);
+	}
+	/* mov rax, [rdx + b]; test rax, rax; jz miss */
+	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x42); e1(e, (uint8_t)SOFF(b));
+	e1(e, 0x48); e1(e, 0x85); e1(e, 0xc0);
+	miss[nmiss++] = jcc32(e, 0x4);
+	/* mov rcx, [rbx + tlb_epoch]; cmp rcx, [rdx + epoch]; jne miss */
+	ld(e, H_RCX, OFF(tlb_epoch));
+	e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(epoch));
+	miss[nmiss++] = jcc32(e, 0x5);
+	/* mov rcx, [rax + rip]; cmp rcx, [rdx + rip]; jne miss */
+	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(rip));
+	e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(rip));
+	miss[nmiss++] = jcc32(e, 0x5);
+	/* cmp byte [rax + jit_ctx], ctx; jne miss */
+	e1(e, 0x80); e1(e, 0x78); e1(e, (uint8_t)BOFF(jit_ctx)); e1(e, t->c->ctx);
+	miss[nmiss++] = jcc32(e, 0x5);
+	/* mov rcx, [rax + genp]; mov ecx, [rcx]; cmp ecx, [rax + gen]; jne miss */
+	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(genp));
+	e1(e, 0x8b); e1(e, 0x09);
+	e1(e, 0x3b); e1(e, 0x48); e1(e, (uint8_t)BOFF(gen));
+	miss[nmiss++] = jcc32(e, 0x5);
+	/* mov rcx, [rax + jit]; test rcx, rcx; jz miss */
+	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(jit));
+	e1(e, 0x48); e1(e, 0x85); e1(e, 0xc9);
+	miss[nmiss++] = jcc32(e, 0x4);
+	/* dec dword [rbx + poll_countdown]; add rcx, JIT_ENTRY_SKIP; jmp rcx */
+	e1(e, 0xff); m_rbx(e, 1, OFF(poll_countdown));
+	e1(e, 0x48); e1(e, 0x83); e1(e, 0xc1); e1(e, JIT_ENTRY_SKIP);
+	e1(e, 0xff); e1(e, 0xe1);
+	/* miss: the run loop fills the slot after its lookup (the jump cache: always) */
+	for (unsigned i = 0; i < nmiss; i++)
+		patch(e, miss[i], e->p);
+	if (sl)
+		st(e, H_RDX, OFF(jit_slot));
+	for (unsigned i = 0; i < nout; i++)
+		patch(e, out[i], e->p);
+ret:
 	e1(e, 0x5b);                                    /* pop rbx */
 	e1(e, 0xc3);                                    /* ret */
 }
@@ -1119,6 +1138,12 @@ int emu_jit_init(struct emu_icache *ic)
 		free(j);
 		return err;
 	}
+	ic->jcache = calloc(EMU_JCACHE_SIZE, sizeof(*ic->jcache));
+	if (!ic->jcache) {
+		munmap(j->buf, JIT_BUF_SIZE);
+		free(j);
+		return -ENOMEM;
+	}
 	ic->jit = j;
 	return 0;
 }
@@ -1129,7 +1154,9 @@ void emu_jit_destroy(struct emu_icache *ic)
 		return;
 	munmap(ic->jit->buf, JIT_BUF_SIZE);
 	free(ic->jit);
+	free(ic->jcache);
 	ic->jit = NULL;
+	ic->jcache = NULL;
 }
 
 /* Forget every translation (the blocks stay, as interpreter blocks). */
