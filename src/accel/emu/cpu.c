@@ -262,11 +262,11 @@ static bool ends_block(const struct emu_insn *in)
 	}
 }
 
-static void icache_reset(struct emu_icache *ic)
+void emu_icache_reset(struct emu_icache *ic)
 {
-	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++)
+	for (unsigned i = 0; i <= ic->hash_mask; i++)
 		ic->blocks[i].link[0] = ic->blocks[i].link[1] = NULL;
-	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++)
+	for (unsigned i = 0; i <= ic->hash_mask; i++)
 		ic->blocks[i].hva = NULL;
 	ic->arena_used = 0;
 	emu_jit_flush(ic);
@@ -286,7 +286,7 @@ static void block_build(struct emu_cpu *c, struct emu_block *b, uint64_t la)
 	unsigned n = 0;
 
 	if (ic->arena_used + EMU_BLOCK_MAX > EMU_ARENA_INSNS)
-		icache_reset(ic);
+		emu_icache_reset(ic);
 	b->insns = &ic->arena[ic->arena_used];
 	for (;;) {
 		struct emu_insn *in = &b->insns[n];
@@ -358,7 +358,7 @@ static struct emu_block *block_lookup(struct emu_cpu *c)
 	g = emu_code_gen(c, hva);
 	if (!g)
 		return NULL;
-	b = &c->icache->blocks[(((uintptr_t)hva >> 1) ^ (c->rip >> 13)) & (EMU_BLOCK_HASH - 1)];
+	b = &c->icache->blocks[(((uintptr_t)hva >> 1) ^ (c->rip >> 13)) & c->icache->hash_mask];
 	gen = __atomic_load_n(g, __ATOMIC_ACQUIRE);
 	if (b->hva == hva && b->rip == c->rip && (b->ctx & 15) == (c->ctx & 15) && b->gen == gen) {
 		b->ctx = c->ctx;

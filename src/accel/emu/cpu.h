@@ -157,6 +157,7 @@ static inline unsigned emu_jcache_idx(uint64_t rip)
 }
 struct emu_icache {
 	struct emu_block blocks[EMU_BLOCK_HASH];
+	uint32_t hash_mask;     /* EMU_BLOCK_HASH - 1, or less (the test harness) */
 	struct emu_insn *arena;
 	uint32_t arena_used;
 	struct jit *jit;        /* NULL: interpret only */
@@ -285,6 +286,8 @@ struct emu_cpu {
 enum { EMU_MODE_REAL, EMU_MODE_PROT, EMU_MODE_LONG };
 
 /* ---- cpu.c ---- */
+/* Forget every cached block (and translation). */
+void emu_icache_reset(struct emu_icache *ic);
 void emu_cpu_reset(struct emu_cpu *cpu);
 /* Recompute cpl/mode/code64/def_size/stack_size from CR0/EFER/CS/SS. */
 void emu_cpu_update_mode(struct emu_cpu *cpu);

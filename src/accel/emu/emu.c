@@ -480,6 +480,7 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		vcpu->accel = NULL;
 		return -ENOMEM;
 	}
+	ev->cpu.icache->hash_mask = EMU_BLOCK_HASH - 1;
 	ev->cpu.icache->jit_threshold = EMU_JIT_THRESHOLD;
 	if (getenv("VIREO_EMU_JIT_THRESHOLD"))
 		ev->cpu.icache->jit_threshold = (uint32_t)atoi(getenv("VIREO_EMU_JIT_THRESHOLD"));

@@ -122,6 +122,34 @@ static void cpu_setup(struct test_env *e, const struct emu_test_state *st, size_
 	emu_tlb_flush(c, false);
 }
 
+/*
+ * The block cache and translator of this thread, kept across runs (a
+ * translator maps 64 MiB of code buffer): a few hash buckets, emptied
+ * before each run.  Never freed: one per harness thread.
+ */
+static struct emu_icache *test_icache(void)
+{
+	static __thread struct emu_icache *ic;
+
+	if (!ic) {
+		ic = calloc(1, sizeof(*ic));
+		if (!ic)
+			return NULL;
+		ic->hash_mask = 63;
+		ic->arena = calloc(EMU_ARENA_INSNS, sizeof(struct emu_insn));
+		if (!ic->arena || emu_jit_init(ic) != 0) {
+			free(ic->arena);
+			free(ic);
+			ic = NULL;
+			return NULL;
+		}
+	}
+	emu_icache_reset(ic);
+	memset(ic->jcache, 0, EMU_JCACHE_SIZE * sizeof(*ic->jcache));
+	ic->jit_threshold = 0;
+	return ic;
+}
+
 int emu_test_run(struct emu_test_state *st, const uint8_t *code, size_t len,
 		 unsigned max_insns)
 {
@@ -140,28 +168,17 @@ int emu_test_run(struct emu_test_state *st, const uint8_t *code, size_t len,
 	memcpy(e->code, code, len);
 	cpu_setup(e, st, len);
 	if (emu_test_jit && EMU_JIT_HOST) {
-		struct emu_icache *ic = calloc(1, sizeof(*ic));
-		if (ic)
-			ic->arena = calloc(EMU_ARENA_INSNS, sizeof(struct emu_insn));
-		if (ic && ic->arena && emu_jit_init(ic) == 0) {
+		struct emu_icache *ic = test_icache();
+		if (ic) {
 			memset(e->code_gen, 0, sizeof(e->code_gen));
 			e->cpu.icache = ic;
 			e->cpu.page_gen = e->code_gen;
 			e->cpu.ram_base = e->code;
 			e->cpu.ram_pages = CODE_MAX / 4096;
-			ic->jit_threshold = 0;
-		} else if (ic) {
-			free(ic->arena);
-			free(ic);
 		}
 	}
 
 	emu_cpu_run(&e->cpu, max_insns ? max_insns : 1, true, &exc);
-	if (e->cpu.icache) {
-		emu_jit_destroy(e->cpu.icache);
-		free(e->cpu.icache->arena);
-		free(e->cpu.icache);
-	}
 
 	memcpy(st->gpr, e->cpu.gpr, sizeof(st->gpr));
 	st->rflags = emu_flags_get(&e->cpu);

@@ -1164,7 +1164,7 @@ void emu_jit_flush(struct emu_icache *ic)
 {
 	if (!ic->jit)
 		return;
-	for (unsigned i = 0; i < EMU_BLOCK_HASH; i++) {
+	for (unsigned i = 0; i <= ic->hash_mask; i++) {
 		ic->blocks[i].jit = NULL;
 		ic->blocks[i].hits = 0;
 	}
