@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <cpuid.h>
 #include <sys/mman.h>
 
 #include "accel/emu/cpu.h"
@@ -390,7 +391,15 @@ static bool canonical(uint64_t a)
 }
 
 #include <stdio.h>
-static unsigned jit_mask = ~0u;   /* debug: VIREO_EMU_JIT_MASK, bit per kind */
+/*
+ * Debug knobs (docs/emu.md): VIREO_EMU_JIT_MASK, one bit per enum kind that
+ * may be translated inline (others call their handler); VIREO_EMU_JIT_MAX,
+ * translate only the first N blocks (bisection); VIREO_EMU_JIT_DUMP, append
+ * every translation's code to a file (objdump -b binary -m i386:x86-64 -D).
+ */
+static unsigned jit_mask = ~0u;
+static long jit_max = -1;
+static bool host_popcnt;
 
 static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t);
 
@@ -488,8 +497,8 @@ static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t)
 		t->k = K_BSWAP;
 		t->fl_read = false;
 		return;
-	case 0x1b8:                     /* POPCNT (F3 0F B8) */
-		if (in->rep != 0xf3)
+	case 0x1b8:                     /* POPCNT (F3 0F B8), if the host has it */
+		if (in->rep != 0xf3 || !host_popcnt)
 			return;
 		t->f.ops = OP_RRM | OP_WREG;
 		t->f.fl = FL_WRITE;
@@ -1126,11 +1135,20 @@ int emu_jit_init(struct emu_icache *ic)
 {
 	struct jit *j = calloc(1, sizeof(*j));
 
-	if (getenv("VIREO_EMU_JIT_MASK"))
-		jit_mask = (unsigned)strtoul(getenv("VIREO_EMU_JIT_MASK"), NULL, 0);
+	unsigned a, b, c, d;
 
 	if (!j)
 		return -ENOMEM;
+	/* Translated code uses LAHF/SAHF (64-bit mode needs LAHF_LM). */
+	if (!__get_cpuid(0x80000001, &a, &b, &c, &d) || !(c & 1)) {
+		free(j);
+		return -ENOTSUP;
+	}
+	host_popcnt = __builtin_cpu_supports("popcnt");
+	if (getenv("VIREO_EMU_JIT_MASK"))
+		jit_mask = (unsigned)strtoul(getenv("VIREO_EMU_JIT_MASK"), NULL, 0);
+	if (getenv("VIREO_EMU_JIT_MAX"))
+		jit_max = atol(getenv("VIREO_EMU_JIT_MAX"));
 	j->buf = mmap(NULL, JIT_BUF_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (j->buf == MAP_FAILED) {
@@ -1180,23 +1198,24 @@ void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 
 	if (!j || !c->code64 || b->n == 0)
 		return;
-	{
-		static long nblk, maxblk = -2;
-		if (maxblk == -2)
-			maxblk = getenv("JIT_MAXBLK") ? atol(getenv("JIT_MAXBLK")) : -1;
-		if (maxblk >= 0 && nblk >= maxblk)
+	if (jit_max >= 0) {
+		/* Debug bisection: translate only the first N blocks; log the last. */
+		static long nblk;
+		long k = __atomic_fetch_add(&nblk, 1, __ATOMIC_RELAXED);
+		if (k >= jit_max)
 			return;
-		if (maxblk >= 0 && nblk == maxblk - 1) {
-			fprintf(stderr, "LASTBLK rip %llx n %d:", (unsigned long long)b->rip, b->n);
+		if (k == jit_max - 1) {
+			fprintf(stderr, "emu jit: block %ld at rip 0x%llx, %d instructions:", k,
+				(unsigned long long)b->rip, b->n);
 			for (int i = 0; i < b->n; i++) {
-				const uint8_t *p = b->hva + (b->insns[i].rip - b->rip);
+				/* 64-bit code: linear = RIP; the block stays on its page */
+				const uint8_t *p = b->hva - (b->rip & 0xfff) + (b->insns[i].rip & 0xfff);
 				fprintf(stderr, "\n  %llx:", (unsigned long long)b->insns[i].rip);
-				for (int k = 0; k < b->insns[i].len; k++)
-					fprintf(stderr, " %02x", p[k]);
+				for (int k2 = 0; k2 < b->insns[i].len; k2++)
+					fprintf(stderr, " %02x", p[k2]);
 			}
 			fprintf(stderr, "\n");
 		}
-		nblk++;
 	}
 	if (j->used + JIT_BLOCK_MAX > JIT_BUF_SIZE)
 		emu_jit_flush(ic);
