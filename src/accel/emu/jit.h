@@ -8,7 +8,7 @@
  */
 #include "accel/emu/cpu.h"
 
-#define EMU_JIT_THRESHOLD 4
+#define EMU_JIT_THRESHOLD 16
 
 #if defined(__x86_64__)
 #define EMU_JIT_HOST 1
