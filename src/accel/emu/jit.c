@@ -598,15 +598,31 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 
 	if (flags)
 		flags_store(e);
-	if (store_rip) {
-		movi(e, H_RAX, rip);
-		st(e, H_RAX, OFF(rip));
-	}
 	/* add qword [rbx + icount], imm32 */
 	e1(e, 0x48);
 	e1(e, 0x81);
 	m_rbx(e, 0, OFF(icount));
 	e4(e, count);
+	if (store_rip && rip == t->b->rip) {
+		/* A loop back to this block's start: no lookup, no validation. */
+		e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
+		out[nout++] = jcc32(e, 0x6);
+		e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
+		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
+		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
+		out[nout++] = jcc32(e, 0x5);
+		e1(e, 0xff); m_rbx(e, 1, OFF(poll_countdown));
+		patch(e, jmp32(e), t->entry + JIT_ENTRY_SKIP);
+		for (unsigned i = 0; i < nout; i++)
+			patch(e, out[i], e->p);
+		movi(e, H_RAX, rip);
+		st(e, H_RAX, OFF(rip));
+		goto ret;
+	}
+	if (store_rip) {
+		movi(e, H_RAX, rip);
+		st(e, H_RAX, OFF(rip));
+	}
 	if (store_rip && t->nslots < t->maxslots) {
 		sl = &t->slots[t->nslots++];
 		memset(sl, 0, sizeof(*sl));
