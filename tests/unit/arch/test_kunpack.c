@@ -21,8 +21,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "vireo/boot.h"
 #include "arch/x86/bootparam.h"
 #include "arch/x86/kunpack.h"
+#include "../fake_accel.h"
 
 /* The synthetic kernel: linked at 16 MiB like Debian's. */
 #define T_LOAD      0x1000000ULL
@@ -607,6 +609,97 @@ static void test_hostile_fuzz(void **state)
 	}
 }
 
+static struct vm *make_vm(const char *cmdline, enum kernel_unpack unpack)
+{
+	static struct vm_config cfg;
+	struct vm *vm;
+
+	cfg = (struct vm_config){ .mem_size = 64 * MiB, .ncpus = 1, .cmdline = cmdline,
+				  .kernel_unpack = unpack };
+	assert_int_equal(vm_create(&cfg, &fake_accel_ops, &vm), 0);
+	return vm;
+}
+
+/* boot_load_image(): host unpack, KASLR and nokaslr, and the fallbacks. */
+static void test_boot_host_unpack(void **state)
+{
+	struct tkernel k;
+	struct tbz *t;
+	struct vm *vm;
+	uint8_t *zp, *img;
+	uint64_t delta;
+
+	build_default(&k);
+	t = make_bz(KUNPACK_LZ4, &k);
+	vm = make_vm("console=ttyS0 nokaslr", KERNEL_UNPACK_AUTO);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), 0);
+	img = guest_mem_hva(&vm->mem, T_LOAD, T_MEMSZ);
+	assert_memory_equal(img, k.raw + T_SEG_OFF, T_FILESZ);
+	assert_int_equal(vm->boot_regs.rip, T_LOAD + T_ENTRY);
+	assert_int_equal(vm->boot_regs.rsi, BOOT_ZERO_PAGE_GPA);
+	assert_true(vm->boot_sregs.efer & EFER_LMA);
+	zp = guest_mem_hva(&vm->mem, BOOT_ZERO_PAGE_GPA, 4096);
+	assert_int_equal(zp[BP_LOADFLAGS] & LOADFLAG_KASLR, 0);
+	assert_int_equal(bp_get32(zp, BP_INIT_SIZE), T_INIT_SIZE);
+	vm_destroy(vm);
+
+	/* KASLR: one delta, a multiple of 2 MiB, applied to all three kinds. */
+	vm = make_vm("console=ttyS0", KERNEL_UNPACK_HOST);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), 0);
+	img = guest_mem_hva(&vm->mem, T_LOAD, T_MEMSZ);
+	zp = guest_mem_hva(&vm->mem, BOOT_ZERO_PAGE_GPA, 4096);
+	assert_int_equal(zp[BP_LOADFLAGS] & LOADFLAG_KASLR, LOADFLAG_KASLR);
+	delta = get64(img + T_R64) - (T_TEXT + 0x888);
+	assert_int_equal(delta % (2 * MiB), 0);
+	assert_true(delta < KUNPACK_KERNEL_IMAGE_SIZE - T_LOAD);
+	assert_int_equal(get32(img + T_R32), (uint32_t)(T_TEXT + 0x80 + delta));
+	assert_int_equal(get32(img + T_RINV), (uint32_t)(T_INV_VAL - delta));
+	vm_destroy(vm);
+
+	/* --kernel-unpack guest: today's path, entered at +0x200. */
+	vm = make_vm(NULL, KERNEL_UNPACK_GUEST);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), 0);
+	assert_int_equal(vm->boot_regs.rip, T_LOAD + 0x200);
+	vm_destroy(vm);
+
+	/* A compression the host does not read: auto falls back, host refuses. */
+	t->bz[T_SETUP + T_POFF] = 0x89;              /* lzo */
+	t->bz[T_SETUP + T_POFF + 1] = 0x4c;
+	vm = make_vm(NULL, KERNEL_UNPACK_AUTO);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), 0);
+	assert_int_equal(vm->boot_regs.rip, T_LOAD + 0x200);
+	vm_destroy(vm);
+	vm = make_vm(NULL, KERNEL_UNPACK_HOST);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), -ENOTSUP);
+	assert_non_null(strstr(t->why, "cannot unpack the kernel on the host: the payload is "
+				       "lzo-compressed"));
+	assert_non_null(strstr(t->why, "--kernel-unpack guest"));
+	vm_destroy(vm);
+
+	/* LZ4 again; a pref_address that wraps when aligned, one past the end of RAM. */
+	t->bz[T_SETUP + T_POFF] = 0x02;
+	t->bz[T_SETUP + T_POFF + 1] = 0x21;
+	put64(t->bz + BP_PREF_ADDRESS, UINT64_MAX - 4096);
+	vm = make_vm(NULL, KERNEL_UNPACK_HOST);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), -EINVAL);
+	assert_non_null(strstr(t->why, "pref_address"));
+	vm_destroy(vm);
+	put64(t->bz + BP_PREF_ADDRESS, 62 * MiB);
+	vm = make_vm(NULL, KERNEL_UNPACK_HOST);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), -ENOMEM);
+	assert_non_null(strstr(t->why, "more --memory"));
+	vm_destroy(vm);
+	put64(t->bz + BP_PREF_ADDRESS, T_LOAD);
+
+	/* A malformed payload fails in auto mode too, with the reason. */
+	put32(t->bz + BP_INIT_SIZE, 0x1000);
+	vm = make_vm(NULL, KERNEL_UNPACK_AUTO);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), -EINVAL);
+	assert_non_null(strstr(t->why, "init_size"));
+	vm_destroy(vm);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_elf),
 		cmocka_unit_test(test_hostile_relocs),
 		cmocka_unit_test(test_hostile_fuzz),
+		cmocka_unit_test(test_boot_host_unpack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
