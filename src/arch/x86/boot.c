@@ -519,7 +519,7 @@ static int boot_bzimage(struct vm *vm, const uint8_t *buf, size_t len, char *why
 	/* auto: a header or compression the host does not take is the guest's job. */
 	err = kunpack_probe(buf, len, &comp, why, n);
 	if (err && vm->cfg.kernel_unpack == KERNEL_UNPACK_AUTO) {
-		log_info("boot: %s: the kernel unpacks itself in the guest", why);
+		log_info("boot: %s: the kernel unpacks itself (--kernel-unpack guest)", why);
 		why[0] = '\0';
 		return boot_bzimage_guest(vm, buf, len, load, &k, why, n);
 	}
