@@ -338,10 +338,11 @@ int kunpack_image_load(const struct kunpack_image *img, uint8_t *dst, size_t dst
 	}
 	for (int i = 0; i < eh->e_phnum; i++) {
 		const Elf64_Phdr *ph = elf_phdr(img, i);
-		uint8_t *seg = dst + (ph->p_paddr - img->load_phys);
+		uint8_t *seg;
 
 		if (ph->p_type != PT_LOAD)
 			continue;
+		seg = dst + (ph->p_paddr - img->load_phys);   /* checked by elf_parse() */
 		memcpy(seg, img->raw + ph->p_offset, ph->p_filesz);
 		memset(seg + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	}
