@@ -379,6 +379,8 @@ static int boot_linux64(struct vm *vm, const struct linux64_kernel *k, char *why
 	if (err)
 		return err;
 	zp[BP_TYPE_OF_LOADER] = 0xff;
+	/* KASLR_FLAG is the loader's to set, never the image's (misc.c clears it too). */
+	zp[BP_LOADFLAGS] &= ~LOADFLAG_KASLR;
 	zp[BP_LOADFLAGS] |= LOADFLAG_LOADED_HIGH | LOADFLAG_CAN_USE_HEAP | k->loadflags;
 	bp_put16(zp, BP_HEAP_END_PTR, 0xfe00);
 	bp_put32(zp, BP_CMD_LINE_PTR, BOOT_CMDLINE_GPA);

@@ -631,6 +631,7 @@ static void test_boot_host_unpack(void **state)
 
 	build_default(&k);
 	t = make_bz(KUNPACK_LZ4, &k);
+	t->bz[BP_LOADFLAGS] = LOADFLAG_LOADED_HIGH | LOADFLAG_KASLR;  /* the image's claim */
 	vm = make_vm("console=ttyS0 nokaslr", KERNEL_UNPACK_AUTO);
 	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), 0);
 	img = guest_mem_hva(&vm->mem, T_LOAD, T_MEMSZ);
