@@ -250,6 +250,16 @@ static void expect_open(struct tbz *t, int err, const char *msg)
 		kunpack_image_free(&img);
 }
 
+/* k compressed with comp into a bzImage, opened into img: it must open. */
+static struct tbz *open_bz(enum kunpack_comp comp, const struct tkernel *k,
+			   struct kunpack_image *img)
+{
+	struct tbz *t = make_bz(comp, k);
+
+	assert_int_equal(kunpack_image_open(t->bz, t->len, img, t->why, sizeof(t->why)), 0);
+	return t;
+}
+
 static void check_layout(enum kunpack_comp comp)
 {
 	static uint8_t img_mem[T_INIT_SIZE];
@@ -258,8 +268,7 @@ static void check_layout(enum kunpack_comp comp)
 	struct tbz *t;
 
 	build_default(&k);
-	t = make_bz(comp, &k);
-	assert_int_equal(kunpack_image_open(t->bz, t->len, &img, t->why, sizeof(t->why)), 0);
+	t = open_bz(comp, &k, &img);
 	assert_int_equal(img.comp, comp);
 	assert_int_equal(img.raw_len, k.raw_len);
 	assert_memory_equal(img.raw, k.raw, k.raw_len);
@@ -297,8 +306,7 @@ static void test_relocate_kinds(void **state)
 	struct tbz *t;
 
 	build_default(&k);
-	t = make_bz(KUNPACK_LZ4, &k);
-	assert_int_equal(kunpack_image_open(t->bz, t->len, &img, t->why, sizeof(t->why)), 0);
+	t = open_bz(KUNPACK_LZ4, &k, &img);
 	/* delta 0 (nokaslr): the table is checked, nothing changes. */
 	assert_int_equal(kunpack_image_load(&img, mem, sizeof(mem), t->why, sizeof(t->why)), 0);
 	assert_int_equal(kunpack_image_relocate(&img, mem, T_LOAD, t->why, sizeof(t->why)), 0);
@@ -463,57 +471,39 @@ static void test_hostile_sizes(void **state)
 	free(t);
 }
 
-/* Rebuild t from k after a change to k. */
-static struct tbz *remake(struct tbz *t, const struct tkernel *k)
-{
-	free(t);
-	return make_bz(KUNPACK_GZIP, k);
-}
+/* Each a field of the default vmlinux.bin changed to a bad value, and the reason. */
+#define T_EH(f) offsetof(Elf64_Ehdr, f)
+#define T_PH(f) (sizeof(Elf64_Ehdr) + offsetof(Elf64_Phdr, f))
+static const struct {
+	size_t off;
+	unsigned width;
+	uint64_t value;
+	const char *msg;
+} bad_elfs[] = {
+	{ 0, 1, 'X', "not an ELF file" },
+	{ T_EH(e_machine), 2, EM_386, "not an x86-64 ELF" },
+	{ T_EH(e_phnum), 2, 0xffff, "program headers are malformed" },
+	{ T_PH(p_memsz), 8, T_INIT_SIZE + 0x1000, "outside init_size" },
+	{ T_PH(p_filesz), 8, 0x100000, "outside the decompressed payload" },
+	{ T_PH(p_type), 4, PT_NOTE, "no PT_LOAD" },
+	{ T_EH(e_entry), 8, T_LOAD + T_FILESZ + 8, "entry point" },        /* in bss */
+	{ T_PH(p_vaddr), 8, T_LOAD, "__START_KERNEL_map" },
+	{ T_PH(p_paddr), 8, T_LOAD + 0x1000, "2 MiB aligned" },
+};
 
 static void test_hostile_elf(void **state)
 {
 	struct tkernel k;
-	struct tbz *t = NULL;
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)k.raw;
-	Elf64_Phdr *ph = (Elf64_Phdr *)(k.raw + sizeof(*eh));
 
-	build_default(&k);
-	k.raw[0] = 'X';
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "not an ELF file");
-	build_default(&k);
-	eh->e_machine = EM_386;
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "not an x86-64 ELF");
-	build_default(&k);
-	eh->e_phnum = 0xffff;
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "program headers are malformed");
-	build_default(&k);
-	ph->p_memsz = T_INIT_SIZE + 0x1000;
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "outside init_size");
-	build_default(&k);
-	ph->p_filesz = 0x100000;
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "outside the decompressed payload");
-	build_default(&k);
-	ph->p_type = PT_NOTE;
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "no PT_LOAD");
-	build_default(&k);
-	eh->e_entry = T_LOAD + T_FILESZ + 8;      /* in bss, not code */
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "entry point");
-	build_default(&k);
-	ph->p_vaddr = T_LOAD;                      /* not at __START_KERNEL_map */
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "__START_KERNEL_map");
-	build_default(&k);
-	ph->p_paddr = T_LOAD + 0x1000;
-	t = remake(t, &k);
-	expect_open(t, -EINVAL, "2 MiB aligned");
-	free(t);
+	for (size_t i = 0; i < ARRAY_SIZE(bad_elfs); i++) {
+		struct tbz *t;
+
+		build_default(&k);
+		memcpy(k.raw + bad_elfs[i].off, &bad_elfs[i].value, bad_elfs[i].width);
+		t = make_bz(KUNPACK_GZIP, &k);
+		expect_open(t, -EINVAL, bad_elfs[i].msg);
+		free(t);
+	}
 }
 
 /* Open, load and relocate k; expect the relocation step to give err/msg. */
@@ -521,10 +511,9 @@ static void expect_relocate(const struct tkernel *k, int err, const char *msg)
 {
 	static uint8_t mem[T_INIT_SIZE];
 	struct kunpack_image img;
-	struct tbz *t = make_bz(KUNPACK_LZ4, k);
+	struct tbz *t = open_bz(KUNPACK_LZ4, k, &img);
 	int r;
 
-	assert_int_equal(kunpack_image_open(t->bz, t->len, &img, t->why, sizeof(t->why)), 0);
 	assert_int_equal(kunpack_image_load(&img, mem, sizeof(mem), t->why, sizeof(t->why)), 0);
 	r = kunpack_image_relocate(&img, mem, T_LOAD + 4 * MiB, t->why, sizeof(t->why));
 	if (r != err || (msg && !strstr(t->why, msg)))
