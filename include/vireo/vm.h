@@ -30,6 +30,12 @@ struct device;
 
 enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPED };
 
+/*
+ * Who decompresses a bzImage's payload: AUTO is the host when it can
+ * (src/arch/x86/kunpack.c), else the kernel's own decompressor in the guest.
+ */
+enum kernel_unpack { KERNEL_UNPACK_AUTO, KERNEL_UNPACK_HOST, KERNEL_UNPACK_GUEST };
+
 struct vm_config {
 	uint64_t mem_size;      /* bytes */
 	int ncpus;
@@ -37,6 +43,7 @@ struct vm_config {
 	const char *kernel;     /* bzImage, vmlinux ELF, or PVH ELF */
 	const char *initrd;     /* may be NULL */
 	const char *cmdline;    /* may be NULL: "" */
+	enum kernel_unpack kernel_unpack;       /* bzImage only */
 };
 
 struct vcpu {

@@ -59,6 +59,11 @@ static const char run_usage[] =
 	"  -n, --cpus N          number of vCPUs, 1-64 (default 1)\n"
 	"  -a, --accel NAME      CPU backend: auto (default), kvm or emu; auto picks\n"
 	"                        kvm where the host has VT-x/AMD-V, emu otherwise\n"
+	"      --kernel-unpack host|guest\n"
+	"                        who decompresses a bzImage: host (default when\n"
+	"                        Vireo reads its compression: gzip, lzma, xz, lz4,\n"
+	"                        zstd) loads the kernel relocated to a random\n"
+	"                        KASLR base; guest runs the kernel's own decompressor\n"
 	"      --dump-state FILE after the VM stops, write every vCPU's registers\n"
 	"                        to FILE as JSON\n"
 	"\n"
@@ -126,6 +131,17 @@ static int parse_accel(const char *s, enum accel_kind *out)
 		*out = ACCEL_KVM;
 	else if (!strcmp(s, "emu"))
 		*out = ACCEL_EMU;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_kernel_unpack(const char *s, enum kernel_unpack *out)
+{
+	if (!strcmp(s, "host"))
+		*out = KERNEL_UNPACK_HOST;
+	else if (!strcmp(s, "guest"))
+		*out = KERNEL_UNPACK_GUEST;
 	else
 		return -EINVAL;
 	return 0;
@@ -294,6 +310,12 @@ static int run_parse_value(struct run_opts *o, int c, const char *arg)
 			return -EINVAL;
 		}
 		return 0;
+	case 'U':
+		if (parse_kernel_unpack(arg, &o->cfg.kernel_unpack)) {
+			fprintf(stderr, "vireo run: --kernel-unpack %s: choose host or guest\n", arg);
+			return -EINVAL;
+		}
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -309,6 +331,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'n' },
 		{ "accel", required_argument, NULL, 'a' },
+		{ "kernel-unpack", required_argument, NULL, 'U' },
 		{ "dump-state", required_argument, NULL, 'D' },
 		{ "disk", required_argument, NULL, 'd' },
 		{ "net", required_argument, NULL, 'N' },

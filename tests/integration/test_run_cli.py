@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 from conftest import run
 
 
@@ -22,7 +24,7 @@ def test_run_help_documents_every_flag(vireo):
     r = run([vireo, "run", "--help"])
     assert r.returncode == 0
     for flag in ("--kernel", "--initrd", "--cmdline", "--memory", "--cpus", "--accel",
-                 "--dump-state", "Ctrl-a x"):
+                 "--kernel-unpack", "--dump-state", "Ctrl-a x"):
         assert flag in r.stdout, flag
 
 
@@ -101,6 +103,26 @@ def test_bad_cpus(vireo):
 def test_bad_accel(vireo):
     line = one_line_error(run([vireo, "run", "--accel", "xen"]), status=2)
     assert "choose auto, kvm or emu" in line
+
+
+def test_bad_kernel_unpack(vireo):
+    line = one_line_error(run([vireo, "run", "--kernel-unpack", "firmware"]), status=2)
+    assert "--kernel-unpack firmware: choose host or guest" in line
+
+
+def test_corrupt_payload_is_refused(vireo, guest_dir, tmp_path):
+    """A bzImage whose payload does not unpack stops before the guest runs:
+    the first LZ4 block claims more bytes than the payload has."""
+    img = bytearray((guest_dir / "vmlinuz").read_bytes())
+    setup = ((img[0x1f1] or 4) + 1) * 512
+    payload = setup + int.from_bytes(img[0x248:0x24c], "little")
+    if img[payload:payload + 4] != bytes.fromhex("02214c18"):
+        pytest.skip("the default guest's kernel is not LZ4-compressed")
+    img[payload + 4:payload + 8] = (0x7fffff00).to_bytes(4, "little")
+    k = tmp_path / "vmlinuz.bad"
+    k.write_bytes(img)
+    line = one_line_error(run([vireo, "run", "--accel", "emu", "--kernel", str(k)]))
+    assert "cannot unpack the kernel on the host: truncated LZ4 payload" in line
 
 
 def test_default_guest_missing_is_explained(vireo, tmp_path):

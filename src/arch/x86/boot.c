@@ -18,6 +18,7 @@
 #include "vireo/log.h"
 #include "vireo/vm.h"
 #include "arch/x86/bootparam.h"
+#include "arch/x86/kunpack.h"
 
 #define KERNEL_MAX_SIZE (512 * MiB)
 #define INITRD_MAX_SIZE (2 * GiB)
@@ -346,9 +347,17 @@ static int boot_fill_e820(struct vm *vm, uint8_t *zp)
 	return 0;
 }
 
+/* What boot_linux64() needs to know of a kernel already in guest RAM. */
+struct linux64_kernel {
+	const uint8_t *hdr;     /* its setup header, from offset 0x1f1 */
+	size_t hdrlen;
+	uint64_t entry;         /* guest-physical entry: startup_64 */
+	uint64_t end;           /* first guest-physical byte above it: initrd above */
+	uint8_t loadflags;      /* more boot_params.hdr.loadflags (LOADFLAG_KASLR) */
+};
+
 /* Linux 64-bit boot protocol: boot_params, then enter at startup_64. */
-static int boot_linux64(struct vm *vm, const uint8_t *hdr, size_t hdrlen,
-			uint64_t entry, uint64_t kernel_end, char *why, size_t n)
+static int boot_linux64(struct vm *vm, const struct linux64_kernel *k, char *why, size_t n)
 {
 	uint8_t *zp = guest_mem_hva(&vm->mem, BOOT_ZERO_PAGE_GPA, 4096);
 	uint64_t rd_addr, rd_size, rd_max = 0x37ffffff, cmd_max = 256;
@@ -357,7 +366,7 @@ static int boot_linux64(struct vm *vm, const uint8_t *hdr, size_t hdrlen,
 	if (!zp)
 		return -EFAULT;
 	memset(zp, 0, 4096);
-	memcpy(zp + BP_SETUP_SECTS, hdr, hdrlen);
+	memcpy(zp + BP_SETUP_SECTS, k->hdr, k->hdrlen);
 	if (bp_get16(zp, BP_VERSION) >= 0x203)
 		rd_max = bp_get32(zp, BP_INITRD_ADDR_MAX);
 	if (bp_get16(zp, BP_VERSION) >= 0x206)
@@ -365,12 +374,14 @@ static int boot_linux64(struct vm *vm, const uint8_t *hdr, size_t hdrlen,
 	err = boot_write_cmdline(vm, cmd_max, why, n);
 	if (err)
 		return err;
-	err = boot_load_initrd(vm, MIN(rd_max + 1, GUEST_PCI_HOLE_START), kernel_end,
+	err = boot_load_initrd(vm, MIN(rd_max + 1, GUEST_PCI_HOLE_START), k->end,
 			       &rd_addr, &rd_size, why, n);
 	if (err)
 		return err;
 	zp[BP_TYPE_OF_LOADER] = 0xff;
-	zp[BP_LOADFLAGS] |= LOADFLAG_LOADED_HIGH | LOADFLAG_CAN_USE_HEAP;
+	/* KASLR_FLAG is the loader's to set, never the image's (misc.c clears it too). */
+	zp[BP_LOADFLAGS] &= ~LOADFLAG_KASLR;
+	zp[BP_LOADFLAGS] |= LOADFLAG_LOADED_HIGH | LOADFLAG_CAN_USE_HEAP | k->loadflags;
 	bp_put16(zp, BP_HEAP_END_PTR, 0xfe00);
 	bp_put32(zp, BP_CMD_LINE_PTR, BOOT_CMDLINE_GPA);
 	bp_put32(zp, BP_RAMDISK_IMAGE, (uint32_t)rd_addr);
@@ -381,33 +392,144 @@ static int boot_linux64(struct vm *vm, const uint8_t *hdr, size_t hdrlen,
 	err = boot_fill_e820(vm, zp);
 	if (err)
 		return err;
-	boot_set_entry(vm, true, entry, BOOT_ZERO_PAGE_GPA, 0);
+	boot_set_entry(vm, true, k->entry, BOOT_ZERO_PAGE_GPA, 0);
 	return boot_setup_tables(vm, true);
+}
+
+static void *bzimage_dst(struct vm *vm, uint64_t load, uint64_t size, char *why, size_t n)
+{
+	void *dst = guest_mem_hva(&vm->mem, load, size);
+
+	if (!dst)
+		snprintf(why, n, "the kernel needs %llu MiB at 0x%llx: give the VM more --memory",
+			 (unsigned long long)((load + size) / MiB + 1), (unsigned long long)load);
+	return dst;
+}
+
+/*
+ * Today's bzImage path: the protected-mode code at `load`, entered at its
+ * 64-bit entry (+0x200), decompresses, relocates and jumps to the kernel.
+ */
+static int boot_bzimage_guest(struct vm *vm, const uint8_t *buf, size_t len, uint64_t load,
+			      struct linux64_kernel *k, char *why, size_t n)
+{
+	size_t setup = (size_t)(buf[BP_SETUP_SECTS] ? buf[BP_SETUP_SECTS] : 4) * 512 + 512;
+	uint64_t init_size = MAX((uint64_t)bp_get32(buf, BP_INIT_SIZE), (uint64_t)(len - setup));
+	uint8_t *dst = bzimage_dst(vm, load, init_size, why, n);
+
+	if (!dst)
+		return -ENOMEM;
+	memcpy(dst, buf + setup, len - setup);
+	k->entry = load + 0x200;
+	k->end = load + init_size;
+	return boot_linux64(vm, k, why, n);
+}
+
+/*
+ * The virtual base the kernel runs at: random (KASLR_FLAG set, as the
+ * decompressor's choose_random_location() does) unless the command line
+ * says nokaslr or the kernel cannot be relocated.
+ */
+static uint64_t bzimage_kaslr(struct vm *vm, const struct kunpack_image *img,
+			      uint8_t *loadflags)
+{
+	uint64_t virt = img->load_phys;
+	int err;
+
+	if (kunpack_cmdline_nokaslr(vm->cfg.cmdline))
+		return virt;
+	if (!img->relocatable) {
+		log_info("boot: the kernel has no relocation table: it runs at its link address");
+		return virt;
+	}
+	err = kunpack_kaslr_choose(img, &virt);
+	if (err) {
+		log_errno(-err, "boot: no random number for KASLR; the kernel runs at its "
+			  "link address");
+		return img->load_phys;
+	}
+	*loadflags |= LOADFLAG_KASLR;
+	return virt;
+}
+
+/*
+ * The monitor unpacks: vmlinux's segments at `load` (physical placement
+ * is free: startup_64 computes its own phys_base), relocated for a random
+ * virtual base; fills in k's entry (startup_64), end and loadflags.
+ */
+static int bzimage_unpack(struct vm *vm, const uint8_t *buf, size_t len, uint64_t load,
+			  struct linux64_kernel *k, char *why, size_t n)
+{
+	struct kunpack_image img;
+	uint64_t size, virt, t0 = now_ns();
+	uint8_t *dst;
+	int err = kunpack_image_open(buf, len, &img, why, n);
+
+	if (err)
+		return err;
+	load = ALIGN_UP(load, img.align);       /* startup_64 needs 2 MiB alignment */
+	size = MAX(img.init_size, img.image_size);
+	if (load < BOOT_HIGH_GPA) {             /* wrapped: a hostile pref_address */
+		snprintf(why, n, "pref_address is past the end of guest memory");
+		err = -EINVAL;
+		goto out;
+	}
+	dst = bzimage_dst(vm, load, size, why, n);
+	err = dst ? kunpack_image_load(&img, dst, size, why, n) : -ENOMEM;
+	if (err)
+		goto out;
+	virt = bzimage_kaslr(vm, &img, &k->loadflags);
+	err = kunpack_image_relocate(&img, dst, virt, why, n);
+	if (err)
+		goto out;
+	k->entry = load + img.entry;
+	k->end = load + size;
+	log_info("boot: unpacked the %s kernel on the host in %.1f ms: %llu MiB at 0x%llx, "
+		 "_text at 0x%llx", kunpack_comp_name(img.comp), (now_ns() - t0) / 1e6,
+		 (unsigned long long)(img.image_size / MiB), (unsigned long long)load,
+		 (unsigned long long)(KUNPACK_START_KERNEL_MAP + virt));
+out:
+	kunpack_image_free(&img);
+	return err;
+}
+
+/* Host unpacking failed: say so, and whether the guest's decompressor could. */
+static int bzimage_unpack_failed(int err, char *why, size_t n)
+{
+	char reason[256];
+
+	snprintf(reason, sizeof(reason), "%s", why);
+	snprintf(why, n, "cannot unpack the kernel on the host: %s%s", reason,
+		 err == -ENOTSUP ? " (--kernel-unpack guest lets the kernel do it)" : "");
+	return err;
 }
 
 static int boot_bzimage(struct vm *vm, const uint8_t *buf, size_t len, char *why, size_t n)
 {
-	size_t setup = (size_t)(buf[BP_SETUP_SECTS] ? buf[BP_SETUP_SECTS] : 4) * 512 + 512;
-	size_t hdrlen = 0x202 + buf[0x201] - BP_SETUP_SECTS;
-	uint64_t init_size = bp_get32(buf, BP_INIT_SIZE);
+	struct linux64_kernel k = { .hdr = buf + BP_SETUP_SECTS };
+	enum kunpack_comp comp;
 	uint64_t load = BOOT_KERNEL_GPA;
-	uint8_t *dst;
+	int err;
 
-	if (hdrlen > 4096 - BP_SETUP_SECTS || hdrlen > len - BP_SETUP_SECTS)
-		hdrlen = BP_SETUP_HDR_END - BP_SETUP_SECTS;
+	k.hdrlen = 0x202 + buf[0x201] - BP_SETUP_SECTS;
+	if (k.hdrlen > 4096 - BP_SETUP_SECTS || k.hdrlen > len - BP_SETUP_SECTS)
+		k.hdrlen = BP_SETUP_HDR_END - BP_SETUP_SECTS;
 	if (bp_get16(buf, BP_VERSION) >= 0x20a && bp_get64(buf, BP_PREF_ADDRESS) >= BOOT_HIGH_GPA)
 		load = bp_get64(buf, BP_PREF_ADDRESS);
-	init_size = MAX(init_size, (uint64_t)(len - setup));
-	dst = guest_mem_hva(&vm->mem, load, init_size);
-	if (!dst) {
-		snprintf(why, n, "the kernel needs %llu MiB at 0x%llx: give the VM more --memory",
-			 (unsigned long long)((load + init_size) / MiB + 1),
-			 (unsigned long long)load);
-		return -ENOMEM;
+	if (vm->cfg.kernel_unpack == KERNEL_UNPACK_GUEST)
+		return boot_bzimage_guest(vm, buf, len, load, &k, why, n);
+	/* auto: a header or compression the host does not take is the guest's job. */
+	err = kunpack_probe(buf, len, &comp, why, n);
+	if (err && vm->cfg.kernel_unpack == KERNEL_UNPACK_AUTO) {
+		log_info("boot: %s: the kernel unpacks itself (--kernel-unpack guest)", why);
+		why[0] = '\0';
+		return boot_bzimage_guest(vm, buf, len, load, &k, why, n);
 	}
-	memcpy(dst, buf + setup, len - setup);
-	return boot_linux64(vm, buf + BP_SETUP_SECTS, hdrlen, load + 0x200,
-			    load + init_size, why, n);
+	if (!err)
+		err = bzimage_unpack(vm, buf, len, load, &k, why, n);
+	if (err)
+		return bzimage_unpack_failed(err, why, n);
+	return boot_linux64(vm, &k, why, n);
 }
 
 static int boot_elf64(struct vm *vm, const uint8_t *buf, size_t len, char *why, size_t n)
@@ -426,8 +548,9 @@ static int boot_elf64(struct vm *vm, const uint8_t *buf, size_t len, char *why, 
 	bp_put32(zp, BP_INITRD_ADDR_MAX, 0x7fffffff);
 	bp_put32(zp, BP_CMDLINE_SIZE, BOOT_CMDLINE_MAX - 1);
 	bp_put32(zp, BP_KERNEL_ALIGNMENT, 0x1000000);
-	return boot_linux64(vm, zp + BP_SETUP_SECTS, sizeof(zp) - BP_SETUP_SECTS,
-			    eh->e_entry, end, why, n);
+	return boot_linux64(vm, &(struct linux64_kernel){ .hdr = zp + BP_SETUP_SECTS,
+			    .hdrlen = sizeof(zp) - BP_SETUP_SECTS, .entry = eh->e_entry,
+			    .end = end }, why, n);
 }
 
 static int boot_pvh(struct vm *vm, const uint8_t *buf, size_t len, char *why, size_t n)

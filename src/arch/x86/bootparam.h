@@ -27,8 +27,11 @@
 #define BP_CMD_LINE_PTR      0x228
 #define BP_INITRD_ADDR_MAX   0x22c
 #define BP_KERNEL_ALIGNMENT  0x230
+#define BP_RELOCATABLE_KERNEL 0x234
 #define BP_XLOADFLAGS        0x236
 #define BP_CMDLINE_SIZE      0x238
+#define BP_PAYLOAD_OFFSET    0x248   /* protocol 2.08+, from the protected-mode code */
+#define BP_PAYLOAD_LENGTH    0x24c
 #define BP_PREF_ADDRESS      0x258
 #define BP_INIT_SIZE         0x260
 #define BP_SETUP_HDR_END     0x268
@@ -37,6 +40,7 @@
 
 #define BP_HDRS_MAGIC        0x53726448   /* "HdrS" */
 #define LOADFLAG_LOADED_HIGH  0x01
+#define LOADFLAG_KASLR        0x02   /* KASLR_FLAG: the loader randomized the kernel */
 #define LOADFLAG_CAN_USE_HEAP 0x80
 #define XLF_KERNEL_64        0x01
 
