@@ -178,17 +178,23 @@ static void call_abs(struct em *e, const void *fn)
 
 /* ---- flags ---- */
 
-/* Host arithmetic flags -> cpu->rflags, cc_op = CC_EFLAGS. */
-static void flags_store(struct em *e)
+/* RAX (a pushed RFLAGS image) -> cpu->rflags, cc_op = CC_EFLAGS. */
+static void flags_commit_rax(struct em *e)
 {
-	e1(e, 0x9c);                                    /* pushfq */
-	e1(e, 0x58);                                    /* pop rax */
 	e1(e, 0x25); e4(e, FL_ARITH);                   /* and eax, FL_ARITH */
 	ld(e, H_RCX, OFF(rflags));
 	e1(e, 0x48); e1(e, 0x81); e1(e, 0xe1); e4(e, (uint32_t)~FL_ARITH);  /* and rcx, ~ */
 	e1(e, 0x48); e1(e, 0x09); e1(e, 0xc1);          /* or rcx, rax */
 	st(e, H_RCX, OFF(rflags));
 	e1(e, 0xc6); m_rbx(e, 0, OFF(cc_op)); e1(e, CC_EFLAGS);   /* mov byte [cc_op], 0 */
+}
+
+/* Host arithmetic flags -> cpu->rflags, cc_op = CC_EFLAGS. */
+static void flags_store(struct em *e)
+{
+	e1(e, 0x9c);                                    /* pushfq */
+	e1(e, 0x58);                                    /* pop rax */
+	flags_commit_rax(e);
 }
 
 static uint64_t jit_flags_get(struct emu_cpu *c)
@@ -562,6 +568,7 @@ struct tctx {
 	struct emu_jit_slot *slots;
 	unsigned nslots, maxslots;
 	uint8_t *entry;
+	bool entry_flags_dead;  /* the block overwrites all flags before any use or fault */
 };
 
 static void add_exit(struct tctx *t, uint8_t *at, unsigned count, bool store_rip, uint64_t rip,
@@ -596,14 +603,26 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	unsigned nout = 0, nmiss = 0;
 	bool jcache = !store_rip && t->c->icache->jcache;
 
-	if (flags)
+	/*
+	 * A loop back to this block's start whose first instructions overwrite
+	 * every arithmetic flag before anything reads them or can fault: the
+	 * flags need storing only when the loop is left.
+	 */
+	bool loop = store_rip && rip == t->b->rip;
+	bool keep_r11 = loop && flags && t->entry_flags_dead;
+
+	if (keep_r11) {
+		e1(e, 0x9c);                            /* pushfq */
+		e1(e, 0x41); e1(e, 0x5b);               /* pop r11 */
+	} else if (flags) {
 		flags_store(e);
+	}
 	/* add qword [rbx + icount], imm32 */
 	e1(e, 0x48);
 	e1(e, 0x81);
 	m_rbx(e, 0, OFF(icount));
 	e4(e, count);
-	if (store_rip && rip == t->b->rip) {
+	if (loop) {
 		/* A loop back to this block's start: no lookup, no validation. */
 		e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
 		out[nout++] = jcc32(e, 0x6);
@@ -615,6 +634,10 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 		patch(e, jmp32(e), t->entry + JIT_ENTRY_SKIP);
 		for (unsigned i = 0; i < nout; i++)
 			patch(e, out[i], e->p);
+		if (keep_r11) {
+			e1(e, 0x4c); e1(e, 0x89); e1(e, 0xd8);  /* mov rax, r11 */
+			flags_commit_rax(e);
+		}
 		movi(e, H_RAX, rip);
 		st(e, H_RAX, OFF(rip));
 		goto ret;
@@ -1018,6 +1041,19 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	for (unsigned i = 0; i < n; i++)
 		classify(&b->insns[i], i == n - 1, &ti[i]);
 	flow_liveness(ti, n);
+	for (unsigned i = 0; i < n; i++) {
+		const struct emu_insn *in = &b->insns[i];
+		bool mem = in->has_modrm && in->mod != 3;
+
+		if (ti[i].k == K_FORM && !mem && ti[i].fl_write_all && !ti[i].fl_read) {
+			t->entry_flags_dead = true;
+			break;
+		}
+		/* Register-only moves that neither touch flags nor fault. */
+		if (!((ti[i].k == K_FORM && !mem && !ti[i].fl_read && !ti[i].fl_write_all) ||
+		      ti[i].k == K_MOVRI || ti[i].k == K_SKIP || ti[i].k == K_BSWAP))
+			break;
+	}
 
 	/* Chaining slots first (one per exit with a known target), then code. */
 	t->maxslots = 2;
