@@ -24,12 +24,15 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <cpuid.h>
 #include <sys/mman.h>
 
 #include "accel/emu/cpu.h"
 #include "accel/emu/jit.h"
+
+#if EMU_JIT_HOST
+#include <cpuid.h>
 
 #define JIT_BUF_SIZE   (64u << 20)
 #define JIT_BLOCK_MAX  (32u << 10)     /* worst case code for one block */
@@ -396,7 +399,6 @@ static bool canonical(uint64_t a)
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
-#include <stdio.h>
 /*
  * Debug knobs (docs/emu.md): VIREO_EMU_JIT_MASK, one bit per enum kind that
  * may be translated inline (others call their handler); VIREO_EMU_JIT_MAX,
@@ -1295,3 +1297,29 @@ void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 	}
 	free(t);
 }
+
+#else   /* !EMU_JIT_HOST: the interpreter runs everything */
+
+int emu_jit_init(struct emu_icache *ic)
+{
+	(void)ic;
+	return -ENOTSUP;
+}
+
+void emu_jit_destroy(struct emu_icache *ic)
+{
+	(void)ic;
+}
+
+void emu_jit_flush(struct emu_icache *ic)
+{
+	ic->jit_flushes++;
+}
+
+void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
+{
+	(void)c;
+	(void)b;
+}
+
+#endif
