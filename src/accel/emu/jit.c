@@ -571,7 +571,25 @@ struct tctx {
 	unsigned nslots, maxslots;
 	uint8_t *entry;
 	bool entry_flags_dead;  /* the block overwrites all flags before any use or fault */
+	bool jc_ok;             /* this exit may go through the jump cache */
 };
+
+/*
+ * Exits through the jump cache: after RET and the interpreter's plain
+ * control transfers only.  Any other handler (HLT, STI, MOV SS, IRET,
+ * SYSCALL, I/O...) may have set state the run loop must see first.
+ */
+static bool jc_branch(const struct emu_insn *in)
+{
+	switch (in->op) {
+	case 0xc2: case 0xc3: case 0xe8: case 0xe9: case 0xeb:
+		return true;
+	case 0xff:
+		return (in->reg & 7) == 2 || (in->reg & 7) == 4;
+	default:
+		return false;
+	}
+}
 
 static void add_exit(struct tctx *t, uint8_t *at, unsigned count, bool store_rip, uint64_t rip,
 		     bool flags)
@@ -603,7 +621,7 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	struct emu_jit_slot *sl = NULL;
 	uint8_t *out[4], *miss[8];
 	unsigned nout = 0, nmiss = 0;
-	bool jcache = !store_rip && t->c->icache->jcache;
+	bool jcache = !store_rip && t->jc_ok && t->c->icache->jcache;
 
 	/*
 	 * A loop back to this block's start whose first instructions overwrite
@@ -1118,7 +1136,9 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			break;
 		case K_RET:
 			emit_pop(t, in, i, true);
+			t->jc_ok = true;
 			emit_exit_t(t, i + 1, false, 0, t->fl_host);
+			t->jc_ok = false;
 			ended = true;
 			break;
 		case K_JCC:
@@ -1143,7 +1163,9 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			}
 			call_handler(e, in);
 			if (last) {
+				t->jc_ok = jc_branch(in);
 				emit_exit_t(t, i + 1, false, 0, false);
+				t->jc_ok = false;
 				ended = true;
 			} else {
 				check_after_handler(t, in, i);
@@ -1167,7 +1189,9 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			flags_store(e);
 		call_handler(e, in);
 		if (last) {
+			t->jc_ok = jc_branch(in);
 			emit_exit_t(t, s->idx + 1, false, 0, false);
+			t->jc_ok = false;
 			continue;
 		}
 		check_after_handler(t, in, s->idx);
