@@ -390,7 +390,6 @@ struct tinsn {
 	enum kind k;
 	struct form f;
 	bool fl_read, fl_write_all;
-	bool live_after;        /* guest flags needed after this instruction */
 	uint64_t target;        /* K_JCC / K_JMP / K_CALL */
 };
 
@@ -1037,20 +1036,6 @@ static void emit_pop(struct tctx *t, const struct emu_insn *in, unsigned idx, bo
 	s->fl_host_after = t->fl_host;
 }
 
-static void flow_liveness(struct tinsn *ti, unsigned n)
-{
-	bool live = true;       /* unknown successor */
-
-	for (unsigned i = n; i-- > 0;) {
-		ti[i].live_after = live;
-		if (ti[i].k == K_JCC || ti[i].k == K_CALLH) {
-			live = true;    /* taken Jcc exits: flags live; handlers may read */
-			continue;
-		}
-		live = ti[i].fl_read || (live && !ti[i].fl_write_all);
-	}
-}
-
 static int translate(struct tctx *t, const struct emu_block *b)
 {
 	struct em *e = &t->e;
@@ -1060,7 +1045,6 @@ static int translate(struct tctx *t, const struct emu_block *b)
 
 	for (unsigned i = 0; i < n; i++)
 		classify(&b->insns[i], i == n - 1, &ti[i]);
-	flow_liveness(ti, n);
 	for (unsigned i = 0; i < n; i++) {
 		const struct emu_insn *in = &b->insns[i];
 		bool mem = in->has_modrm && in->mod != 3;
