@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "accel/emu/cpu.h"
 #include "accel/emu/jit.h"
@@ -64,8 +65,14 @@ struct em {
 	uint8_t *p, *end;
 };
 
+/*
+ * The code buffer is one memfd mapped twice: written through `buf` (read/
+ * write), executed through `xbuf` (read/execute), so no page of the monitor
+ * is writable and executable at once.  Offsets are the same in both views;
+ * rel32 branches inside the buffer are too.
+ */
 struct jit {
-	uint8_t *buf;
+	uint8_t *buf, *xbuf;
 	size_t used;
 };
 
@@ -1196,8 +1203,8 @@ static int translate(struct tctx *t, const struct emu_block *b)
 int emu_jit_init(struct emu_icache *ic)
 {
 	struct jit *j = calloc(1, sizeof(*j));
-
 	unsigned a, b, c, d;
+	int fd;
 
 	if (!j)
 		return -ENOMEM;
@@ -1211,18 +1218,28 @@ int emu_jit_init(struct emu_icache *ic)
 		jit_mask = (unsigned)strtoul(getenv("VIREO_EMU_JIT_MASK"), NULL, 0);
 	if (getenv("VIREO_EMU_JIT_MAX"))
 		jit_max = atol(getenv("VIREO_EMU_JIT_MAX"));
-	j->buf = mmap(NULL, JIT_BUF_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (j->buf == MAP_FAILED) {
+	fd = memfd_create("vireo-jit", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, JIT_BUF_SIZE) < 0) {
 		int err = -errno;
+		if (fd >= 0)
+			close(fd);
 		free(j);
 		return err;
 	}
+	j->buf = mmap(NULL, JIT_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	j->xbuf = mmap(NULL, JIT_BUF_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	close(fd);
 	ic->jcache = calloc(EMU_JCACHE_SIZE, sizeof(*ic->jcache));
-	if (!ic->jcache) {
-		munmap(j->buf, JIT_BUF_SIZE);
+	if (j->buf == MAP_FAILED || j->xbuf == MAP_FAILED || !ic->jcache) {
+		int err = ic->jcache ? -errno : -ENOMEM;
+		if (j->buf != MAP_FAILED)
+			munmap(j->buf, JIT_BUF_SIZE);
+		if (j->xbuf != MAP_FAILED)
+			munmap(j->xbuf, JIT_BUF_SIZE);
+		free(ic->jcache);
+		ic->jcache = NULL;
 		free(j);
-		return -ENOMEM;
+		return err;
 	}
 	ic->jit = j;
 	return 0;
@@ -1233,6 +1250,7 @@ void emu_jit_destroy(struct emu_icache *ic)
 	if (!ic || !ic->jit)
 		return;
 	munmap(ic->jit->buf, JIT_BUF_SIZE);
+	munmap(ic->jit->xbuf, JIT_BUF_SIZE);
 	free(ic->jit);
 	free(ic->jcache);
 	ic->jit = NULL;
@@ -1299,7 +1317,7 @@ void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 				fclose(f);
 			}
 		}
-		b->jit = (void (*)(struct emu_cpu *))(void *)t->entry;
+		b->jit = (void (*)(struct emu_cpu *))(void *)(j->xbuf + (t->entry - j->buf));
 		b->jit_ctx = c->ctx;
 		j->used = ALIGN_UP((size_t)(t->e.p - j->buf), 16);
 	}
