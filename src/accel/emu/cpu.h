@@ -211,7 +211,6 @@ struct emu_cpu {
 	int64_t tsc_offset;
 
 	struct emu_x87 x87;
-	uint8_t *x87_stub;      /* executable stub for native x87 (fpu.c), lazily mapped */
 	bool x87_stub_failed;
 	uint8_t xmm[16][16] __attribute__((aligned(16)));
 	uint32_t mxcsr;

@@ -7,6 +7,7 @@
  * are not raised (Linux and glibc run with them masked).
  */
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -439,7 +440,7 @@ static void x87_reg(struct emu_cpu *c, struct emu_insn *in, int grp)
  * exact results, precision and rounding control, C0-C3 and the exception
  * flags, for free.  The guest state goes in with FXRSTOR and comes back with
  * FXSAVE around the one instruction (memory operands redirected to a host
- * buffer), inside a small per-vCPU stub:
+ * buffer), inside a small stub (one per instruction form, built once):
  *
  *   fxsave64 [rdx]; fxrstor64 [rsi]; push rcx; popfq; <D8-DF modrm'>;
  *   pushfq; pop rax; fxsave64 [rsi]; fxrstor64 [rdx]; ret
@@ -463,24 +464,50 @@ static const uint8_t stub_code[] = {
 
 void emu_x87_destroy(struct emu_cpu *c)
 {
-	if (c->x87_stub)
-		munmap(c->x87_stub, 4096);
-	c->x87_stub = NULL;
+	/* The stubs are shared by every vCPU and live as long as the process. */
+	(void)c;
 }
 
-static uint8_t *stub_get(struct emu_cpu *c)
+/*
+ * One stub per opcode byte pair D8-DF x ModRM (2048 x 32 bytes), built
+ * once and then read/execute only: no page is writable and executable.
+ */
+#define STUB_STRIDE 32
+static uint8_t *stub_table;
+
+static void stub_table_build(void)
 {
-	if (!c->x87_stub && !c->x87_stub_failed) {
-		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED) {
-			c->x87_stub_failed = true;
-			return NULL;
-		}
-		memcpy(p, stub_code, sizeof(stub_code));
-		c->x87_stub = p;
+	size_t len = 8 * 256 * STUB_STRIDE;
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	for (unsigned i = 0; i < 8 * 256; i++) {
+		uint8_t *s = p + i * STUB_STRIDE;
+		memcpy(s, stub_code, sizeof(stub_code));
+		s[STUB_OP] = (uint8_t)(0xd8 + (i >> 8));
+		s[STUB_OP + 1] = (uint8_t)i;
 	}
-	return c->x87_stub;
+	if (mprotect(p, len, PROT_READ | PROT_EXEC) != 0) {
+		munmap(p, len);
+		return;
+	}
+	stub_table = p;
+}
+
+/* The stub running D8+grp with ModRM byte m, or NULL without stubs. */
+static uint8_t *stub_get(struct emu_cpu *c, int grp, uint8_t m)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (c->x87_stub_failed)
+		return NULL;
+	pthread_once(&once, stub_table_build);
+	if (!stub_table) {
+		c->x87_stub_failed = true;
+		return NULL;
+	}
+	return stub_table + (((unsigned)grp << 8) | m) * STUB_STRIDE;
 }
 
 /* Bytes of the memory operand of a D8-DF /reg form handled natively, 0 if not native. */
@@ -570,7 +597,7 @@ static bool x87_native(struct emu_cpu *c, struct emu_insn *in, int grp)
 		if (!size)
 			return false;
 	}
-	stub = stub_get(c);
+	stub = stub_get(c, grp, in->mod == 3 ? in->modrm : (uint8_t)(((in->reg & 7) << 3) | 7));
 	if (!stub)
 		return false;
 	memset(op, 0, sizeof(op));
@@ -586,8 +613,6 @@ static bool x87_native(struct emu_cpu *c, struct emu_insn *in, int grp)
 	emu_fxsave(c, img);
 	img[0] |= 0x3f;                 /* mask every exception on the host */
 	memcpy(img + 24, &mxcsr, 4);
-	stub[STUB_OP] = (uint8_t)(0xd8 + grp);
-	stub[STUB_OP + 1] = in->mod == 3 ? in->modrm : (uint8_t)(((in->reg & 7) << 3) | 7);
 	fn = (uint64_t (*)(void *, void *, void *, uint64_t))(uintptr_t)stub;
 	fl = fn(op, img, host, (emu_flags_get(c) & FL_ARITH) | X86_RFLAGS_FIXED);
 	x87_import(c, img, masks);
