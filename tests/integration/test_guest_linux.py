@@ -99,21 +99,13 @@ def test_default_guest_shell(vireo, guest_dir, emu_ok):
             assert bug not in bugs, bugs
         # ITS_NO: no aligned ITS thunks, and no return thunk at all (no
         # retbleed either), so returns are patched back to plain RET.
-        # IBRS_ALL + BHI_CTRL: enhanced IBRS instead of retpolines, no RSB
-        # fill on context switch, BHI_DIS_S instead of a BHB-clearing loop
-        # on every syscall.
-        assert "ibrs_enhanced" in flags and "ibpb" in flags
         vuln = "/sys/devices/system/cpu/vulnerabilities"
         assert shell(child, f"cat {vuln}/indirect_target_selection").strip() == "Not affected"
         assert shell(child, f"cat {vuln}/retbleed").strip() == "Not affected"
-        assert shell(child, f"cat {vuln}/spectre_v2").strip() == \
-            "Mitigation: Enhanced / Automatic IBRS; IBPB: conditional; " \
-            "PBRSB-eIBRS: Not affected; BHI: BHI_DIS_S"
+        assert shell(child, f"cat {vuln}/spectre_v2").strip().startswith("Mitigation: Retpolines;")
         log = shell(child, "dmesg")
-        assert "Spectre V2 : Mitigation: Enhanced / Automatic IBRS" in log
-        for line in ("return thunk", "ITS:", "Retpolines", "Filling RSB", "BHB clearing",
-                     "unchecked MSR"):
-            assert line not in log, line
+        assert "Spectre V2 : Mitigation: Retpolines" in log
+        assert "return thunk" not in log and "ITS:" not in log, log
 
         assert shell(child, "echo $(( (123456789 * 987) % 1000003 + 2**20 ))").strip() == \
             str((123456789 * 987) % 1000003 + 2**20)

@@ -52,7 +52,6 @@ void emu_cpu_reset(struct emu_cpu *c)
 	c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;
 	c->pat = 0x0007040600070406ULL;
 	c->misc_enable = 1;     /* fast strings */
-	c->spec_ctrl = 0;
 	c->mxcsr = 0x1f80;
 	memset(c->xmm, 0, sizeof(c->xmm));
 	emu_x87_reset(c);

@@ -185,7 +185,6 @@ struct emu_cpu {
 	/* MSRs kept by the CPU itself. */
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
-	uint64_t spec_ctrl;     /* IA32_SPEC_CTRL: storage only, nothing to control */
 	uint64_t kvm_system_time, kvm_wall_clock;
 	int64_t tsc_offset;
 

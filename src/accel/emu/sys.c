@@ -1016,26 +1016,14 @@ void emu_sys_legacy(struct emu_cpu *c, struct emu_insn *in)
  * (MMIO stale data), BHI_NO (20), PBRSB_NO (24), GDS_NO (26), RFDS_NO (27),
  * ITS_NO (62, indirect target selection: Linux otherwise assumes any guest
  * may run on an affected host and patches every return and indirect
- * branch into an aligned thunk).  And one mechanism, IBRS_ALL (1, enhanced
- * IBRS: "IBRS set once protects all modes"), true because there is no
- * predictor for a lower privilege level to train; with it Linux drops
- * retpolines and the RSB fill on context switch ("Enhanced / Automatic
- * IBRS").  Not set: the other mechanisms (TSX_CTRL, FB_CLEAR, DOITM...) and
- * the weaknesses (RSBA, RRSBA).  Read-only: WRMSR is #GP.
+ * branch into an aligned thunk).  Not set: the bits that announce a
+ * mechanism (IBRS_ALL, TSX_CTRL, FB_CLEAR, DOITM...) or a weakness (RSBA,
+ * RRSBA).  Read-only: WRMSR is #GP.
  */
-#define X86_ARCH_CAP_IBRS_ALL (1ULL << 1)
 #define X86_ARCH_CAP_EMU ((1ULL << 0) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | \
 			  (1ULL << 6) | (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | \
 			  (1ULL << 15) | (1ULL << 20) | (1ULL << 24) | (1ULL << 26) | \
-			  (1ULL << 27) | (1ULL << 62) | X86_ARCH_CAP_IBRS_ALL)
-
-/*
- * IA32_SPEC_CTRL (0x48) bits this CPU enumerates: IBRS (CPUID.(7,0):EDX[26])
- * and BHI_DIS_S (CPUID.(7,2):EDX[4]).  Both are already true of an
- * interpreter, so the MSR is storage for the guest to read back; other bits
- * (STIBP, SSBD... not enumerated) are #GP.
- */
-#define EMU_SPEC_CTRL_VALID (MSR_IA32_SPEC_CTRL_IBRS | MSR_IA32_SPEC_CTRL_BHI_DIS_S)
+			  (1ULL << 27) | (1ULL << 62))
 
 int emu_msr_read(struct emu_cpu *c, uint32_t idx, uint64_t *val)
 {
@@ -1055,7 +1043,6 @@ int emu_msr_read(struct emu_cpu *c, uint32_t idx, uint64_t *val)
 	case MSR_IA32_CR_PAT: *val = c->pat; return 0;
 	case MSR_IA32_MISC_ENABLE: *val = c->misc_enable; return 0;
 	case MSR_IA32_ARCH_CAPABILITIES: *val = X86_ARCH_CAP_EMU; return 0;
-	case MSR_IA32_SPEC_CTRL: *val = c->spec_ctrl; return 0;
 	case MSR_IA32_TSC:
 		*val = (c->tsc_read ? c->tsc_read(c) : c->icount) + (uint64_t)c->tsc_offset;
 		return 0;
@@ -1095,14 +1082,6 @@ int emu_msr_write(struct emu_cpu *c, uint32_t idx, uint64_t v)
 	case MSR_IA32_CR_PAT: c->pat = v; return 0;
 	case MSR_IA32_MISC_ENABLE: c->misc_enable = v; return 0;
 	case MSR_IA32_ARCH_CAPABILITIES: return -1;
-	case MSR_IA32_SPEC_CTRL:
-		if (v & ~EMU_SPEC_CTRL_VALID)
-			return -1;
-		c->spec_ctrl = v;
-		return 0;
-	case MSR_IA32_PRED_CMD:
-		/* IBPB: there are no predictors to flush.  Write-only: RDMSR is #GP. */
-		return v & ~MSR_IA32_PRED_CMD_IBPB ? -1 : 0;
 	case MSR_IA32_TSC: {
 		uint64_t now = c->tsc_read ? c->tsc_read(c) : c->icount;
 		c->tsc_offset = (int64_t)(v - now);

@@ -62,14 +62,8 @@ void kvm_cpuid_merge(struct kvm_cpuid_entry2 *e, const uint32_t policy[4])
 		e->ecx &= policy[2];
 		e->edx &= policy[3];
 		break;
-	case 0x7:
-		/* Features both allow; subleaf 0 EAX is the highest subleaf. */
-		e->eax = e->index == 0 ? MIN(e->eax, policy[0]) : e->eax & policy[0];
-		e->ebx &= policy[1];
-		e->ecx &= policy[2];
-		e->edx &= policy[3];
-		break;
 	case 0x6:
+	case 0x7:
 	case 0xd:
 	case 0x14:
 	case 0x80000007:

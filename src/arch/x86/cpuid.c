@@ -23,19 +23,12 @@
 #define F81_ECX (1u << 0)
 
 /*
- * Leaf 7 subleaf 0 EDX: SPEC_CTRL (26: IBRS and IBPB, MSRs IA32_SPEC_CTRL
- * and IA32_PRED_CMD), ARCH_CAPABILITIES (29).  Subleaf 2 EDX: BHI_CTRL (4:
- * IA32_SPEC_CTRL.BHI_DIS_S).  The emu CPU answers RDMSR
- * IA32_ARCH_CAPABILITIES with the "not affected" bits that hold for an
- * interpreter that does not speculate, plus IBRS_ALL (X86_ARCH_CAP_EMU);
- * IBRS, IBPB and BHI_DIS_S are all true of it, as it has no predictor.
- * With BHI_CTRL, Linux 6.1 sets BHI_DIS_S once instead of clearing the
- * branch history on every syscall.  Under kvm these bits are intersected
- * with KVM's supported CPUID and KVM answers the MSRs.  STIBP and SSBD are
- * left out: Linux does not use them with eIBRS and SSB_NO.
+ * Leaf 7 subleaf 0 EDX: ARCH_CAPABILITIES (29).  The emu CPU answers
+ * RDMSR IA32_ARCH_CAPABILITIES with the "not affected" bits that hold for
+ * an interpreter that does not speculate (X86_ARCH_CAP_EMU); under kvm the
+ * bit is intersected with KVM's supported CPUID and KVM answers the MSR.
  */
-#define F7_EDX ((1u << 26) | (1u << 29))
-#define F7_2_EDX (1u << 4)
+#define F7_EDX (1u << 29)
 
 /* KVM paravirtual leaves (Documentation/virt/kvm/x86/cpuid.rst). */
 #define KVM_FEATURE_CLOCKSOURCE2        (1u << 3)
@@ -78,13 +71,9 @@ static void cpuid_basic(struct vm *vm, int vcpu_id, uint32_t leaf,
 		out[3] = F1_EDX;
 		break;
 	case 0x07:
-		/* EAX = 2: the highest subleaf; subleaf 1 is all zero. */
-		if (subleaf == 0) {
-			out[0] = 2;
+		/* EAX = 0: subleaf 0 is the highest; other subleaves are all zero. */
+		if (subleaf == 0)
 			out[3] = F7_EDX;
-		} else if (subleaf == 2) {
-			out[3] = F7_2_EDX;
-		}
 		break;
 	case 0x0b:
 		/* Extended topology: one thread per core, ncpus cores per package. */

@@ -65,27 +65,6 @@ static void test_cpuid_merge(void **state)
 	kvm_cpuid_merge(&w, p8);
 	assert_int_equal(w.eax, 36 | (48 << 8));
 
-	/*
-	 * Leaf 7: features both allow (SPEC_CTRL dropped on a host without
-	 * it), and no more subleaves than both have.
-	 */
-	struct kvm_cpuid_entry2 s7 = { .function = 7, .index = 0, .eax = 1,
-				       .ebx = 0x1800002, .edx = 1u << 29 };
-	const uint32_t p7[4] = { 2, 0, 0, (1u << 26) | (1u << 29) };
-	kvm_cpuid_merge(&s7, p7);
-	assert_int_equal(s7.eax, 1);
-	assert_int_equal(s7.ebx, 0);
-	assert_int_equal(s7.edx, 1u << 29);
-	struct kvm_cpuid_entry2 s7b = { .function = 7, .index = 0, .eax = 2,
-					.edx = (1u << 26) | (1u << 27) | (1u << 29) };
-	kvm_cpuid_merge(&s7b, p7);
-	assert_int_equal(s7b.eax, 2);
-	assert_int_equal(s7b.edx, (1u << 26) | (1u << 29));
-	struct kvm_cpuid_entry2 s72 = { .function = 7, .index = 2, .edx = 0x1f };
-	const uint32_t p72[4] = { 0, 0, 0, 1u << 4 };
-	kvm_cpuid_merge(&s72, p72);
-	assert_int_equal(s72.edx, 1u << 4);        /* BHI_CTRL only if the host has it */
-
 	/* Identification leaves: the policy's, whatever the host says. */
 	struct kvm_cpuid_entry2 v = { .function = 0, .eax = 0x1f, .ebx = 1, .ecx = 2, .edx = 3 };
 	const uint32_t p0[4] = { 0xb, 0x756e6547, 0x6c65746e, 0x49656e69 };
