@@ -94,8 +94,18 @@ def test_default_guest_shell(vireo, guest_dir, emu_ok):
         flags = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M).group(1).split()
         bugs = re.search(r"^bugs\s*:(.*)$", cpuinfo, re.M).group(1).split()
         assert "arch_capabilities" in flags and "pti" not in flags
-        for bug in ("cpu_meltdown", "mds", "spec_store_bypass", "l1tf", "itlb_multihit"):
+        for bug in ("cpu_meltdown", "mds", "spec_store_bypass", "l1tf", "itlb_multihit",
+                    "its"):
             assert bug not in bugs, bugs
+        # ITS_NO: no aligned ITS thunks, and no return thunk at all (no
+        # retbleed either), so returns are patched back to plain RET.
+        vuln = "/sys/devices/system/cpu/vulnerabilities"
+        assert shell(child, f"cat {vuln}/indirect_target_selection").strip() == "Not affected"
+        assert shell(child, f"cat {vuln}/retbleed").strip() == "Not affected"
+        assert shell(child, f"cat {vuln}/spectre_v2").strip().startswith("Mitigation: Retpolines;")
+        log = shell(child, "dmesg")
+        assert "Spectre V2 : Mitigation: Retpolines" in log
+        assert "return thunk" not in log and "ITS:" not in log, log
 
         assert shell(child, "echo $(( (123456789 * 987) % 1000003 + 2**20 ))").strip() == \
             str((123456789 * 987) % 1000003 + 2**20)

@@ -1009,18 +1009,21 @@ void emu_sys_legacy(struct emu_cpu *c, struct emu_insn *in)
 /*
  * IA32_ARCH_CAPABILITIES (SDM Vol. 4 Table 2-2; Linux msr-index.h ARCH_CAP_*):
  * only the "not susceptible" bits, each true of an in-order interpreter
- * that neither speculates nor has fill buffers, an L1D or a shared TLB:
- * RDCL_NO (0, Meltdown/L1TF), SKIP_L1DFL_VMENTRY (3, no VMX to enter),
- * SSB_NO (4), MDS_NO (5), IF_PSCHANGE_MC_NO (6, iTLB multihit), TAA_NO (8),
- * SBDR_SSDP_NO (13), FBSDP_NO (14), PSDP_NO (15) (MMIO stale data),
- * BHI_NO (20), PBRSB_NO (24), GDS_NO (26), RFDS_NO (27).  Not set: the bits
- * that announce a mechanism (IBRS_ALL, TSX_CTRL, FB_CLEAR, DOITM...) or
- * a weakness (RSBA, RRSBA).  Read-only: WRMSR is #GP.
+ * that neither speculates nor has fill buffers, an L1D, a shared TLB or a
+ * branch predictor: RDCL_NO (0, Meltdown/L1TF), SKIP_L1DFL_VMENTRY (3, no
+ * VMX to enter), SSB_NO (4), MDS_NO (5), IF_PSCHANGE_MC_NO (6, iTLB
+ * multihit), TAA_NO (8), SBDR_SSDP_NO (13), FBSDP_NO (14), PSDP_NO (15)
+ * (MMIO stale data), BHI_NO (20), PBRSB_NO (24), GDS_NO (26), RFDS_NO (27),
+ * ITS_NO (62, indirect target selection: Linux otherwise assumes any guest
+ * may run on an affected host and patches every return and indirect
+ * branch into an aligned thunk).  Not set: the bits that announce a
+ * mechanism (IBRS_ALL, TSX_CTRL, FB_CLEAR, DOITM...) or a weakness (RSBA,
+ * RRSBA).  Read-only: WRMSR is #GP.
  */
 #define X86_ARCH_CAP_EMU ((1ULL << 0) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | \
 			  (1ULL << 6) | (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | \
 			  (1ULL << 15) | (1ULL << 20) | (1ULL << 24) | (1ULL << 26) | \
-			  (1ULL << 27))
+			  (1ULL << 27) | (1ULL << 62))
 
 int emu_msr_read(struct emu_cpu *c, uint32_t idx, uint64_t *val)
 {

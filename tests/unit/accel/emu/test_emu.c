@@ -550,6 +550,8 @@ static void test_arch_capabilities_msr(void **unused)
 	v = (c->gpr[R_DX] << 32) | (uint32_t)c->gpr[R_AX];
 	/* RDCL_NO, SSB_NO, MDS_NO, TAA_NO...; no IBRS_ALL, RSBA or TSX_CTRL. */
 	assert_int_equal(v & 0x13b, 0x139);
+	assert_true(v & (1ULL << 20));          /* BHI_NO */
+	assert_true(v & (1ULL << 62));          /* ITS_NO */
 	assert_int_equal(v & ((1u << 1) | (1u << 2) | (1u << 7) | (1u << 19)), 0);
 	assert_int_equal(run_flat(c, wr, sizeof(wr)), EXC_GP);
 }
