@@ -320,7 +320,7 @@ static uint64_t fuzz_rnd(void)
 	return fuzz_state * 2685821657736338717ULL;
 }
 
-static void test_random_code(void **unused)
+static void random_code(bool jit)
 {
 	static const uint8_t common[] = { 0x0f, 0x66, 0xf2, 0xf3, 0x48, 0x4c, 0xf0, 0xd9, 0xdd, 0xdf };
 	uint8_t code[32];
@@ -339,11 +339,24 @@ static void test_random_code(void **unused)
 				st->gpr[r] = (fuzz_rnd() & 1) ? EMU_TEST_MEM_GVA + (fuzz_rnd() & 0xfff)
 							 : fuzz_rnd();
 		st->rflags = (fuzz_rnd() & 0xcd5) | 2;
+		emu_test_jit = jit;
 		exc = emu_test_run(st, code, sizeof(code), 64);
+		emu_test_jit = false;
 		assert_true(exc >= -1 && exc < 32);
 		exc_seen += exc >= 0;
 	}
 	assert_true(exc_seen > 0);
+}
+
+static void test_random_code(void **unused)
+{
+	random_code(false);
+}
+
+/* The same through the block translator (jit.c): snippets run as translated blocks. */
+static void test_random_code_jit(void **unused)
+{
+	random_code(true);
 }
 
 /* ---- triple fault and real-mode delivery, on the CPU core directly ---- */
@@ -780,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_x87),
 		cmocka_unit_test(test_max_insns_and_rip),
 		cmocka_unit_test(test_random_code),
+		cmocka_unit_test(test_random_code_jit),
 		cmocka_unit_test(test_triple_fault),
 		cmocka_unit_test(test_real_mode_int),
 		cmocka_unit_test(test_mmx_aliases_x87),
