@@ -37,7 +37,7 @@
 
 #define JIT_BUF_SIZE   (64u << 20)
 #define JIT_BLOCK_MAX  (32u << 10)     /* worst case code for one block */
-#define JIT_ENTRY_SKIP 4               /* push rbx; mov rbx, rdi */
+#define JIT_ENTRY_SKIP 12              /* push rbx, r12-r15; mov rbx, rdi */
 
 enum { H_RAX, H_RCX, H_RDX, H_RBX, H_RSP, H_RBP, H_RSI, H_RDI };
 
@@ -561,6 +561,8 @@ struct tctx {
 		bool restore_r11;       /* host flags saved in R11 */
 		bool fl_host_before;
 		bool fl_host_after;
+		uint16_t dirty_before;  /* cached guest registers to write back first */
+		uint16_t reload_after;  /* cached guest registers live at the join */
 	} slow[EMU_BLOCK_MAX + 2];
 	unsigned nslow;
 	/* Exits: add icount, store RIP, return. */
@@ -570,6 +572,8 @@ struct tctx {
 		uint64_t rip;
 		bool store_rip;
 		bool flags;             /* flags in host: store them */
+		uint16_t dirty;         /* cached guest registers to write back */
+		uint16_t loaded;        /* cached guest registers held in R12-R15 */
 	} exits[2 * EMU_BLOCK_MAX + 4];
 	unsigned nexit;
 	/* Chaining slots of this block (struct emu_jit_slot), before its code. */
@@ -578,6 +582,14 @@ struct tctx {
 	uint8_t *entry;
 	bool entry_flags_dead;  /* the block overwrites all flags before any use or fault */
 	bool jc_ok;             /* this exit may go through the jump cache */
+	/*
+	 * Register cache: up to four guest GPRs of the block live in R12-R15
+	 * (map[guest] = host register, or -1), loaded on first use, written
+	 * back before handler calls, slow paths and exits.
+	 */
+	int8_t map[16];
+	uint16_t mapped, loaded, dirty;
+	uint8_t *loop_head;     /* after the cached registers' loads */
 };
 
 /*
@@ -607,6 +619,70 @@ static void add_exit(struct tctx *t, uint8_t *at, unsigned count, bool store_rip
 	x->store_rip = store_rip;
 	x->rip = rip;
 	x->flags = flags;
+	x->dirty = t->dirty;
+	x->loaded = t->loaded;
+}
+
+/* mov dst64, src64 */
+static void movrr(struct em *e, int dst, int src)
+{
+	e1(e, (uint8_t)(0x48 | (src >= 8 ? 4 : 0) | (dst >= 8 ? 1 : 0)));
+	e1(e, 0x89);
+	e1(e, (uint8_t)(0xc0 | ((src & 7) << 3) | (dst & 7)));
+}
+
+/* Host register h <- guest GPR g (through the register cache). */
+static void gload(struct tctx *t, int h, int g)
+{
+	int c = t->map[g];
+
+	if (c < 0) {
+		ld(&t->e, h, GPR(g));
+		return;
+	}
+	if (!(t->loaded & (1u << g))) {
+		ld(&t->e, c, GPR(g));
+		t->loaded |= (uint16_t)(1u << g);
+	}
+	movrr(&t->e, h, c);
+}
+
+/* Guest GPR g <- host register h. */
+static void gstore(struct tctx *t, int g, int h)
+{
+	int c = t->map[g];
+
+	if (c < 0) {
+		st(&t->e, h, GPR(g));
+		return;
+	}
+	movrr(&t->e, c, h);
+	t->loaded |= (uint16_t)(1u << g);
+	t->dirty |= (uint16_t)(1u << g);
+}
+
+/* Write the cached registers in mask back to struct emu_cpu. */
+static void spill(struct tctx *t, uint16_t mask)
+{
+	for (int g = 0; g < 16; g++)
+		if (mask & (1u << g))
+			st(&t->e, t->map[g], GPR(g));
+}
+
+/* Reload the cached registers in mask from struct emu_cpu. */
+static void reload(struct tctx *t, uint16_t mask)
+{
+	for (int g = 0; g < 16; g++)
+		if (mask & (1u << g))
+			ld(&t->e, t->map[g], GPR(g));
+}
+
+/* Before C code that reads or writes guest registers: write back, forget. */
+static void sync_regs(struct tctx *t)
+{
+	spill(t, t->dirty);
+	t->dirty = 0;
+	t->loaded = 0;
 }
 
 #define BOFF(f) ((int32_t)offsetof(struct emu_block, f))
@@ -621,7 +697,8 @@ static void add_exit(struct tctx *t, uint8_t *at, unsigned count, bool store_rip
  * happened since the slot was filled, and the target block is still the
  * valid translation of that RIP for this context.
  */
-static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t rip, bool flags)
+static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t rip, bool flags,
+			uint16_t dirty, uint16_t loaded)
 {
 	struct em *e = &t->e;
 	struct emu_jit_slot *sl = NULL;
@@ -636,6 +713,9 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	 */
 	bool loop = store_rip && rip == t->b->rip;
 	bool keep_r11 = loop && flags && t->entry_flags_dead;
+
+	if (!loop)
+		spill(t, dirty);        /* MOVs: the host flags survive */
 
 	if (keep_r11) {
 		e1(e, 0x9c);                            /* pushfq */
@@ -657,9 +737,12 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
 		out[nout++] = jcc32(e, 0x5);
 		e1(e, 0xff); m_rbx(e, 1, OFF(poll_countdown));
-		patch(e, jmp32(e), t->entry + JIT_ENTRY_SKIP);
+		/* The loop head expects every cached register loaded. */
+		reload(t, t->mapped & ~loaded);
+		patch(e, jmp32(e), t->loop_head);
 		for (unsigned i = 0; i < nout; i++)
 			patch(e, out[i], e->p);
+		spill(t, dirty);
 		if (keep_r11) {
 			e1(e, 0x4c); e1(e, 0x89); e1(e, 0xd8);  /* mov rax, r11 */
 			flags_commit_rax(e);
@@ -739,6 +822,10 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	for (unsigned i = 0; i < nout; i++)
 		patch(e, out[i], e->p);
 ret:
+	e1(e, 0x41); e1(e, 0x5f);                       /* pop r15 */
+	e1(e, 0x41); e1(e, 0x5e);                       /* pop r14 */
+	e1(e, 0x41); e1(e, 0x5d);                       /* pop r13 */
+	e1(e, 0x41); e1(e, 0x5c);                       /* pop r12 */
 	e1(e, 0x5b);                                    /* pop rbx */
 	e1(e, 0xc3);                                    /* ret */
 }
@@ -773,15 +860,17 @@ static void check_after_handler(struct tctx *t, const struct emu_insn *in, unsig
 }
 
 /* RSI <- effective address of in's memory operand (no flags touched). */
-static void emit_ea(struct em *e, const struct emu_insn *in)
+static void emit_ea(struct tctx *t, const struct emu_insn *in)
 {
+	struct em *e = &t->e;
+
 	if (in->rip_rel) {
 		movi(e, H_RSI, in->next_rip + in->disp);
 	} else {
 		if (in->base >= 0)
-			ld(e, H_RSI, GPR(in->base));
+			gload(t, H_RSI, in->base);
 		if (in->index >= 0) {
-			ld(e, H_RDI, GPR(in->index));
+			gload(t, H_RDI, in->index);
 			if (in->base < 0) {
 				/* lea rsi, [rdi*scale + disp32] */
 				e1(e, 0x48); e1(e, 0x8d); e1(e, 0x34);
@@ -854,8 +943,9 @@ static void mem_begin(struct tctx *t, const struct emu_insn *in, unsigned idx, i
 
 	s->idx = idx;
 	s->fl_host_before = t->fl_host;
+	s->dirty_before = t->dirty;
 	s->restore_r11 = t->fl_host;
-	emit_ea(&t->e, in);
+	emit_ea(t, in);
 	if (s->restore_r11)
 		flags_save_r11(&t->e);
 	s->jump_at = emit_tlb(t, size, write);
@@ -913,11 +1003,11 @@ static void emit_form(struct tctx *t, const struct emu_insn *in, const struct ti
 	if (mem)
 		mem_begin(t, in, idx, form_size(in, f), (f->ops & OP_WRM) != 0, &s);
 	if (!mem && (f->ops & (OP_RRM | OP_WRM)))
-		ld(e, H_RAX, GPR(grm));
+		gload(t, H_RAX, grm);
 	if (f->ops & (OP_RREG | OP_WREG))     /* WREG: 8/16-bit results merge */
-		ld(e, H_RDX, GPR(greg));
+		gload(t, H_RDX, greg);
 	if (f->ops & OP_CL)
-		ld(e, H_RCX, GPR(R_CX));
+		gload(t, H_RCX, R_CX);
 
 	/* The instruction itself. */
 	if (in->lock && mem)
@@ -948,14 +1038,15 @@ static void emit_form(struct tctx *t, const struct emu_insn *in, const struct ti
 
 	/* Results back to the guest registers. */
 	if (!mem && (f->ops & OP_WRM))
-		st(e, H_RAX, GPR(grm));
+		gstore(t, grm, H_RAX);
 	if (f->ops & OP_WREG)
-		st(e, H_RDX, GPR(greg));
+		gstore(t, greg, H_RDX);
 
 	if (ti->fl_write_all || ti->fl_read)
 		t->fl_host = true;
 	if (s) {
 		s->join = e->p;
+		s->reload_after = t->loaded;
 		s->fl_host_after = t->fl_host;   /* exact even if dead: a later fault reports them */
 	}
 }
@@ -966,11 +1057,11 @@ static void emit_lea(struct tctx *t, const struct emu_insn *in)
 	struct emu_insn tmp = *in;
 
 	tmp.seg_override = false;       /* LEA computes the offset only */
-	emit_ea(e, &tmp);
+	emit_ea(t, &tmp);
 	if (in->osize == 4) {
 		e1(e, 0x89); e1(e, 0xf6);                       /* mov esi, esi */
 	}
-	st(e, H_RSI, GPR(in->reg));
+	gstore(t, in->reg, H_RSI);
 }
 
 static void emit_push(struct tctx *t, const struct emu_insn *in, unsigned idx, uint64_t value,
@@ -982,8 +1073,9 @@ static void emit_push(struct tctx *t, const struct emu_insn *in, unsigned idx, u
 
 	s->idx = idx;
 	s->fl_host_before = t->fl_host;
+	s->dirty_before = t->dirty;
 	s->restore_r11 = t->fl_host;
-	ld(e, H_RSI, GPR(R_SP));
+	gload(t, H_RSI, R_SP);
 	e1(e, 0x48); e1(e, 0x8d); e1(e, 0x76); e1(e, 0xf8);     /* lea rsi, [rsi-8] */
 	e1(e, 0x48); e1(e, 0x89); e1(e, 0xf1);                  /* mov rcx, rsi */
 	if (s->restore_r11)
@@ -994,10 +1086,11 @@ static void emit_push(struct tctx *t, const struct emu_insn *in, unsigned idx, u
 	if (is_imm)
 		movi(e, H_RAX, value);
 	else
-		ld(e, H_RAX, GPR(r));
+		gload(t, H_RAX, r);
 	e1(e, 0x48); e1(e, 0x89); e1(e, 0x06);                  /* mov [rsi], rax */
-	st(e, H_RCX, GPR(R_SP));
+	gstore(t, R_SP, H_RCX);
 	s->join = e->p;
+	s->reload_after = t->loaded;
 	s->fl_host_after = t->fl_host;
 }
 
@@ -1009,8 +1102,9 @@ static void emit_pop(struct tctx *t, const struct emu_insn *in, unsigned idx, bo
 
 	s->idx = idx;
 	s->fl_host_before = t->fl_host;
+	s->dirty_before = t->dirty;
 	s->restore_r11 = t->fl_host;
-	ld(e, H_RSI, GPR(R_SP));
+	gload(t, H_RSI, R_SP);
 	if (s->restore_r11)
 		flags_save_r11(e);
 	s->jump_at = emit_tlb(t, 8, false);
@@ -1032,14 +1126,15 @@ static void emit_pop(struct tctx *t, const struct emu_insn *in, unsigned idx, bo
 	if (s->restore_r11)
 		flags_restore_r11(e);
 	/* rsp += 8 (lea keeps the flags) */
-	ld(e, H_RCX, GPR(R_SP));
+	gload(t, H_RCX, R_SP);
 	e1(e, 0x48); e1(e, 0x8d); e1(e, 0x49); e1(e, 0x08);     /* lea rcx, [rcx+8] */
-	st(e, H_RCX, GPR(R_SP));
+	gstore(t, R_SP, H_RCX);
 	if (ret)
 		st(e, H_RDX, OFF(rip));
 	else
-		st(e, H_RDX, GPR(r));
+		gstore(t, r, H_RDX);
 	s->join = ret ? NULL : e->p;
+	s->reload_after = t->loaded;
 	s->fl_host_after = t->fl_host;
 }
 
@@ -1066,6 +1161,46 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			break;
 	}
 
+	/* Register cache: the (up to) four GPRs the inline code uses most. */
+	{
+		unsigned uses[16] = { 0 };
+
+		for (unsigned i = 0; i < n; i++) {
+			const struct emu_insn *in = &b->insns[i];
+
+			if (ti[i].k == K_CALLH || ti[i].k == K_SKIP)
+				continue;
+			if (ti[i].k == K_PUSH || ti[i].k == K_POP || ti[i].k == K_CALL ||
+			    ti[i].k == K_RET) {
+				uses[R_SP] += 2;
+				if (ti[i].k == K_PUSH || ti[i].k == K_POP)
+					uses[((uint8_t)in->op & 7) | ((in->rex & 1) ? 8 : 0)]++;
+				continue;
+			}
+			if (in->has_modrm) {
+				if (in->mod == 3)
+					uses[in->rm & 15]++;
+				uses[in->reg & 15]++;
+				if (in->mod != 3 && in->base >= 0)
+					uses[in->base]++;
+				if (in->mod != 3 && in->index >= 0)
+					uses[in->index]++;
+			}
+		}
+		for (int g = 0; g < 16; g++)
+			t->map[g] = -1;
+		for (int k = 0; k < 4; k++) {
+			int best = -1;
+			for (int g = 0; g < 16; g++)
+				if (t->map[g] < 0 && uses[g] >= 2 && (best < 0 || uses[g] > uses[best]))
+					best = g;
+			if (best < 0)
+				break;
+			t->map[best] = (int8_t)(12 + k);
+			t->mapped |= (uint16_t)(1u << best);
+		}
+	}
+
 	/* Chaining slots first (one per exit with a known target), then code. */
 	t->maxslots = 2;
 	for (unsigned i = 0; i < n; i++)
@@ -1077,9 +1212,20 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	t->entry = e->p;
 
 	e1(e, 0x53);                                    /* push rbx */
+	e1(e, 0x41); e1(e, 0x54);                       /* push r12 */
+	e1(e, 0x41); e1(e, 0x55);                       /* push r13 */
+	e1(e, 0x41); e1(e, 0x56);                       /* push r14 */
+	e1(e, 0x41); e1(e, 0x57);                       /* push r15 */
 	e1(e, 0x48); e1(e, 0x89); e1(e, 0xfb);          /* mov rbx, rdi */
 	/* JIT_ENTRY_SKIP bytes above: a chained jump enters here */
 	t->fl_host = false;
+	/*
+	 * Load the cached registers now; a loop back to the start re-enters
+	 * after the loads with them still in R12-R15, so they count as dirty.
+	 */
+	reload(t, t->mapped);
+	t->loaded = t->dirty = t->mapped;
+	t->loop_head = e->p;
 
 	for (unsigned i = 0; i < n && !ended; i++) {
 		const struct emu_insn *in = &b->insns[i];
@@ -1101,16 +1247,16 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			} else {
 				e1(e, 0xb8); e4(e, (uint32_t)in->imm);  /* mov eax, imm32 */
 			}
-			st(e, H_RAX, GPR(r));
+			gstore(t, r, H_RAX);
 			break;
 		}
 		case K_BSWAP: {
 			int r = ((uint8_t)in->op & 7) | ((in->rex & 1) ? 8 : 0);
-			ld(e, H_RAX, GPR(r));
+			gload(t, H_RAX, r);
 			if (in->osize == 8)
 				e1(e, 0x48);
 			e1(e, 0x0f); e1(e, 0xc8);
-			st(e, H_RAX, GPR(r));
+			gstore(t, r, H_RAX);
 			break;
 		}
 		case K_PUSH:
@@ -1121,14 +1267,14 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			break;
 		case K_CALL:
 			emit_push(t, in, i, in->next_rip, true);
-			emit_exit_t(t, i + 1, true, ti[i].target, t->fl_host);
+			emit_exit_t(t, i + 1, true, ti[i].target, t->fl_host, t->dirty, t->loaded);
 			t->slow[t->nslow - 1].join = NULL;
 			ended = true;
 			break;
 		case K_RET:
 			emit_pop(t, in, i, true);
 			t->jc_ok = true;
-			emit_exit_t(t, i + 1, false, 0, t->fl_host);
+			emit_exit_t(t, i + 1, false, 0, t->fl_host, t->dirty, t->loaded);
 			t->jc_ok = false;
 			ended = true;
 			break;
@@ -1139,12 +1285,12 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			}
 			add_exit(t, jcc32(e, (int)(in->op & 15)), i + 1, true, ti[i].target, true);
 			if (last) {
-				emit_exit_t(t, i + 1, true, in->next_rip, true);
+				emit_exit_t(t, i + 1, true, in->next_rip, true, t->dirty, t->loaded);
 				ended = true;
 			}
 			break;
 		case K_JMP:
-			emit_exit_t(t, i + 1, true, ti[i].target, t->fl_host);
+			emit_exit_t(t, i + 1, true, ti[i].target, t->fl_host, t->dirty, t->loaded);
 			ended = true;
 			break;
 		case K_CALLH:
@@ -1152,10 +1298,11 @@ static int translate(struct tctx *t, const struct emu_block *b)
 				flags_store(e);
 				t->fl_host = false;
 			}
+			sync_regs(t);
 			call_handler(e, in);
 			if (last) {
 				t->jc_ok = jc_branch(in);
-				emit_exit_t(t, i + 1, false, 0, false);
+				emit_exit_t(t, i + 1, false, 0, false, 0, 0);
 				t->jc_ok = false;
 				ended = true;
 			} else {
@@ -1165,7 +1312,10 @@ static int translate(struct tctx *t, const struct emu_block *b)
 		}
 	}
 	if (!ended)
-		emit_exit_t(t, n, true, b->insns[n - 1].next_rip, t->fl_host);
+		emit_exit_t(t, n, true, b->insns[n - 1].next_rip, t->fl_host, t->dirty, t->loaded);
+	/* Out-of-line code below: handlers have written every register back. */
+	t->dirty = 0;
+	t->loaded = 0;
 
 	/* Slow paths: the interpreter handler does the whole instruction. */
 	for (unsigned k = 0; k < t->nslow; k++) {
@@ -1178,14 +1328,16 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			flags_restore_r11(e);
 		if (s->fl_host_before)
 			flags_store(e);
+		spill(t, s->dirty_before);
 		call_handler(e, in);
 		if (last) {
 			t->jc_ok = jc_branch(in);
-			emit_exit_t(t, s->idx + 1, false, 0, false);
+			emit_exit_t(t, s->idx + 1, false, 0, false, 0, 0);
 			t->jc_ok = false;
 			continue;
 		}
 		check_after_handler(t, in, s->idx);
+		reload(t, s->reload_after);
 		if (s->fl_host_after)
 			flags_load(e);
 		patch(e, jmp32(e), s->join);
@@ -1193,7 +1345,7 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	for (unsigned k = 0; k < t->nexit; k++) {
 		struct exitp *x = &t->exits[k];
 		patch(e, x->jump_at, e->p);
-		emit_exit_t(t, x->count, x->store_rip, x->rip, x->flags);
+		emit_exit_t(t, x->count, x->store_rip, x->rip, x->flags, x->dirty, x->loaded);
 	}
 	return e->p <= e->end ? 0 : -ENOSPC;
 }
