@@ -63,7 +63,7 @@ void emu_cpu_reset(struct emu_cpu *c)
 	c->nmi_blocked = false;
 	c->delivering = -1;
 	c->shutdown = false;
-	emu_tlb_flush(c, false);
+	emu_tlb_reset(c);
 	emu_cpu_update_mode(c);
 }
 
@@ -495,13 +495,12 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			/* Link the translated exit we came from to this block. */
 			if (b && b->jit && b->jit_ctx == c->ctx) {
 				struct emu_jit_slot *jc = &c->icache->jcache[emu_jcache_idx(c->rip)];
-				if (slot && b->rip == slot->rip && flushes == c->icache->jit_flushes) {
-					slot->b = b;
-					slot->epoch = c->tlb_epoch;
-				}
+				if (slot && b->rip == slot->rip && flushes == c->icache->jit_flushes)
+					emu_jit_link(c, slot, b);
 				jc->b = b;
 				jc->rip = c->rip;
-				jc->epoch = c->tlb_epoch;
+				jc->epoch_off = emu_link_epoch_off(c, c->rip);
+				jc->epoch = *(const uint64_t *)(const void *)((const uint8_t *)c + jc->epoch_off);
 			}
 			if (b) {
 				if (b->jit && b->jit_ctx == c->ctx) {

@@ -79,13 +79,14 @@ enum mmu_access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
  * or TLB_INVALID.  addend + linear address = host address.  Two sets:
  * supervisor (index 0) and user (index 1) accesses.
  */
-#define EMU_TLB_BITS 10
+#define EMU_TLB_BITS 12
 #define EMU_TLB_SIZE (1u << EMU_TLB_BITS)
 #define TLB_INVALID  1ULL
 struct emu_tlb_entry {
 	uint64_t tag_r, tag_w, tag_x;
 	uintptr_t addend;
 	bool global;
+	bool listed_g, listed_n;        /* in emu_cpu.tlb_glob / tlb_used */
 };
 
 /* A decoded instruction (Intel SDM Vol. 2 §2.1, Figure 2-1). */
@@ -146,9 +147,19 @@ struct emu_block {
 /* A translated exit's link to the block at its target RIP (jit.c). */
 struct emu_jit_slot {
 	struct emu_block *b;
-	uint64_t epoch;         /* tlb_epoch when linked */
+	uint64_t epoch;         /* the epoch below when linked */
 	uint64_t rip;           /* target */
+	/*
+	 * Offset in struct emu_cpu of the epoch that guards the link:
+	 * tlb_epoch_global when the target's code page was mapped by a global
+	 * TLB entry (a CR3 write keeps those), else tlb_epoch.
+	 */
+	uint32_t epoch_off;
+	/* Direct links (jit.c): where the exit's epoch and jump are patched. */
+	uint8_t *patch_epoch, *patch_field, *patch_jmp;
 };
+/* The epoch guarding a link to code at linear address la (see emu_jit_slot). */
+static inline uint32_t emu_link_epoch_off(const struct emu_cpu *c, uint64_t la);
 struct jit;
 #define EMU_JCACHE_SIZE 4096
 static inline unsigned emu_jcache_idx(uint64_t rip)
@@ -198,6 +209,12 @@ struct emu_cpu {
 	uint64_t pause_count;
 
 	struct emu_tlb_entry tlb[2][EMU_TLB_SIZE];
+	/*
+	 * Entries filled since the last flush, non-global (tlb_used) and global
+	 * (tlb_glob): a flush visits only these, a CR3 write only the first.
+	 */
+	uint16_t tlb_used[2 * EMU_TLB_SIZE], tlb_glob[2 * EMU_TLB_SIZE];
+	uint32_t tlb_nused, tlb_nglob;
 
 	struct x86_segment seg[6], ldt, tr;
 	struct x86_dtable gdt, idt;
@@ -265,6 +282,8 @@ struct emu_cpu {
 	struct emu_block *last_block;   /* block just executed, for chaining */
 	bool insn_ready;                /* cpu->insn already holds the decode at RIP */
 	uint64_t tlb_epoch;             /* bumped on every TLB flush */
+	/* Bumped on flushes that drop global entries too (not on CR3 writes). */
+	uint64_t tlb_epoch_global;
 	void (*code_page_added)(struct emu_cpu *cpu);   /* flush other vCPUs' write TLBs */
 	void (*trace_exc)(struct emu_cpu *cpu, int vec, uint32_t err);  /* debug */
 	unsigned debug;          /* VIREO_EMU_DEBUG level */
@@ -283,6 +302,15 @@ struct emu_cpu {
 };
 
 enum { EMU_MODE_REAL, EMU_MODE_PROT, EMU_MODE_LONG };
+
+static inline uint32_t emu_link_epoch_off(const struct emu_cpu *c, uint64_t la)
+{
+	const struct emu_tlb_entry *e = &c->tlb[c->cpl == 3][(la >> 12) & (EMU_TLB_SIZE - 1)];
+
+	if (e->tag_x == (la & ~0xfffULL) && e->global)
+		return (uint32_t)offsetof(struct emu_cpu, tlb_epoch_global);
+	return (uint32_t)offsetof(struct emu_cpu, tlb_epoch);
+}
 
 /* ---- cpu.c ---- */
 /* Forget every cached block (and translation). */
@@ -338,6 +366,8 @@ static inline void emu_code_written(struct emu_cpu *c, const void *p)
 		;
 }
 void emu_tlb_flush(struct emu_cpu *cpu, bool keep_global);
+/* Invalidate every entry (reset: the array may hold anything). */
+void emu_tlb_reset(struct emu_cpu *cpu);
 void emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la);
 /* Drop write permission of every TLB entry mapping the page of host address hva. */
 void emu_tlb_drop_writes(struct emu_cpu *cpu, const void *hva);

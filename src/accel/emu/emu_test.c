@@ -119,7 +119,7 @@ static void cpu_setup(struct test_env *e, const struct emu_test_state *st, size_
 	(void)emu_fxrstor(c, st->fxsave);
 	memcpy(c->xmm, st->xmm, sizeof(c->xmm));
 	c->mxcsr = st->mxcsr;
-	emu_tlb_flush(c, false);
+	emu_tlb_reset(c);
 }
 
 /*

@@ -590,6 +590,8 @@ struct tctx {
 	int8_t map[16];
 	uint16_t mapped, loaded, dirty;
 	uint8_t *loop_head;     /* after the cached registers' loads */
+	uint8_t *bail_at;       /* entry check failed: back to the run loop */
+	uint8_t *body_end, *slow_end;
 };
 
 /*
@@ -685,6 +687,17 @@ static void sync_regs(struct tctx *t)
 	t->loaded = 0;
 }
 
+/* Epilogue: restore the callee-saved registers, back to the run loop. */
+static void emit_ret(struct em *e)
+{
+	e1(e, 0x41); e1(e, 0x5f);                       /* pop r15 */
+	e1(e, 0x41); e1(e, 0x5e);                       /* pop r14 */
+	e1(e, 0x41); e1(e, 0x5d);                       /* pop r13 */
+	e1(e, 0x41); e1(e, 0x5c);                       /* pop r12 */
+	e1(e, 0x5b);                                    /* pop rbx */
+	e1(e, 0xc3);                                    /* ret */
+}
+
 #define BOFF(f) ((int32_t)offsetof(struct emu_block, f))
 #define SOFF(f) ((int32_t)offsetof(struct emu_jit_slot, f))
 
@@ -751,17 +764,50 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 		st(e, H_RAX, OFF(rip));
 		goto ret;
 	}
+	if (store_rip && t->nslots < t->maxslots) {
+		/*
+		 * A direct link: while the slot is empty the jump goes to `miss`,
+		 * which asks the run loop to link it; emu_jit_link() then patches
+		 * the TLB epoch and the jump to the target's translation, whose
+		 * own entry checks that its code page is unchanged.
+		 */
+		uint8_t *miss_at;
+
+		sl = &t->slots[t->nslots++];
+		memset(sl, 0, sizeof(*sl));
+		sl->rip = rip;
+		e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
+		out[nout++] = jcc32(e, 0x6);
+		e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
+		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
+		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
+		out[nout++] = jcc32(e, 0x5);
+		e1(e, 0x48); e1(e, 0xb8);                       /* mov rax, imm64 (patched) */
+		sl->patch_epoch = e->p;
+		e8(e, ~0ULL);
+		/* cmp rax, [rbx + disp32]: the epoch field, patched too */
+		e1(e, 0x48); e1(e, 0x3b); e1(e, 0x83);
+		sl->patch_field = e->p;
+		e4(e, (uint32_t)OFF(tlb_epoch));
+		miss_at = jcc32(e, 0x5);
+		e1(e, 0xff); m_rbx(e, 1, OFF(poll_countdown));  /* dec dword [countdown] */
+		sl->patch_jmp = jmp32(e);                       /* jmp target (patched) */
+		patch(e, miss_at, e->p);
+		patch(e, sl->patch_jmp, e->p);
+		movi(e, H_RDX, (uint64_t)(uintptr_t)sl);
+		st(e, H_RDX, OFF(jit_slot));
+		for (unsigned i = 0; i < nout; i++)
+			patch(e, out[i], e->p);
+		movi(e, H_RAX, rip);
+		st(e, H_RAX, OFF(rip));
+		goto ret;
+	}
 	if (store_rip) {
 		movi(e, H_RAX, rip);
 		st(e, H_RAX, OFF(rip));
 	}
-	if (store_rip && t->nslots < t->maxslots) {
-		sl = &t->slots[t->nslots++];
-		memset(sl, 0, sizeof(*sl));
-		sl->rip = rip;
-	} else if (!jcache) {
+	if (!jcache)
 		goto ret;
-	}
 	/* cmp dword [rbx + poll_countdown], 1; jbe out */
 	e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
 	out[nout++] = jcc32(e, 0x6);
@@ -770,9 +816,7 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
 	e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
 	out[nout++] = jcc32(e, 0x5);
-	if (sl) {
-		movi(e, H_RDX, (uint64_t)(uintptr_t)sl);
-	} else {
+	{
 		/* RDX = &jcache[(rip ^ rip >> 12) & mask], RSI = rip */
 		ld(e, H_RSI, OFF(rip));
 		e1(e, 0x48); e1(e, 0x89); e1(e, 0xf1);          /* mov rcx, rsi */
@@ -790,8 +834,9 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x42); e1(e, (uint8_t)SOFF(b));
 	e1(e, 0x48); e1(e, 0x85); e1(e, 0xc0);
 	miss[nmiss++] = jcc32(e, 0x4);
-	/* mov rcx, [rbx + tlb_epoch]; cmp rcx, [rdx + epoch]; jne miss */
-	ld(e, H_RCX, OFF(tlb_epoch));
+	/* mov ecx, [rdx + epoch_off]; mov rcx, [rbx + rcx]; cmp rcx, [rdx + epoch]; jne miss */
+	e1(e, 0x8b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(epoch_off));
+	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x0c); e1(e, 0x0b);
 	e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(epoch));
 	miss[nmiss++] = jcc32(e, 0x5);
 	/* mov rcx, [rax + rip]; cmp rcx, [rdx + rip]; jne miss */
@@ -814,20 +859,13 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	e1(e, 0xff); m_rbx(e, 1, OFF(poll_countdown));
 	e1(e, 0x48); e1(e, 0x83); e1(e, 0xc1); e1(e, JIT_ENTRY_SKIP);
 	e1(e, 0xff); e1(e, 0xe1);
-	/* miss: the run loop fills the slot after its lookup (the jump cache: always) */
+	/* miss: the run loop fills the jump cache after its lookup */
 	for (unsigned i = 0; i < nmiss; i++)
 		patch(e, miss[i], e->p);
-	if (sl)
-		st(e, H_RDX, OFF(jit_slot));
 	for (unsigned i = 0; i < nout; i++)
 		patch(e, out[i], e->p);
 ret:
-	e1(e, 0x41); e1(e, 0x5f);                       /* pop r15 */
-	e1(e, 0x41); e1(e, 0x5e);                       /* pop r14 */
-	e1(e, 0x41); e1(e, 0x5d);                       /* pop r13 */
-	e1(e, 0x41); e1(e, 0x5c);                       /* pop r12 */
-	e1(e, 0x5b);                                    /* pop rbx */
-	e1(e, 0xc3);                                    /* ret */
+	emit_ret(e);
 }
 
 /* Set c->rip to v (before calling a handler that may fault). */
@@ -1219,6 +1257,10 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	e1(e, 0x48); e1(e, 0x89); e1(e, 0xfb);          /* mov rbx, rdi */
 	/* JIT_ENTRY_SKIP bytes above: a chained jump enters here */
 	t->fl_host = false;
+	/* Entered through a direct link too: the code page must be unchanged. */
+	movi(e, H_RAX, (uint64_t)(uintptr_t)b->genp);
+	e1(e, 0x81); e1(e, 0x38); e4(e, b->gen);                    /* cmp dword [rax], gen */
+	t->bail_at = jcc32(e, 0x5);
 	/*
 	 * Load the cached registers now; a loop back to the start re-enters
 	 * after the loads with them still in R12-R15, so they count as dirty.
@@ -1317,6 +1359,7 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	t->dirty = 0;
 	t->loaded = 0;
 
+	t->body_end = e->p;
 	/* Slow paths: the interpreter handler does the whole instruction. */
 	for (unsigned k = 0; k < t->nslow; k++) {
 		struct slow *s = &t->slow[k];
@@ -1342,6 +1385,12 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			flags_load(e);
 		patch(e, jmp32(e), s->join);
 	}
+	t->slow_end = e->p;
+	/* Stale code page at entry: RIP is this block's start, nothing done. */
+	patch(e, t->bail_at, e->p);
+	movi(e, H_RAX, b->rip);
+	st(e, H_RAX, OFF(rip));
+	emit_ret(e);
 	for (unsigned k = 0; k < t->nexit; k++) {
 		struct exitp *x = &t->exits[k];
 		patch(e, x->jump_at, e->p);
@@ -1422,6 +1471,23 @@ void emu_jit_flush(struct emu_icache *ic)
 	ic->jit_flushes++;
 }
 
+void emu_jit_link(struct emu_cpu *c, struct emu_jit_slot *sl, struct emu_block *b)
+{
+	struct jit *j = c->icache->jit;
+	const uint8_t *target = (const uint8_t *)(void *)b->jit + JIT_ENTRY_SKIP;
+	const uint8_t *next = j->xbuf + (sl->patch_jmp + 4 - j->buf);
+	int32_t rel = (int32_t)(target - next);         /* both in the 64 MiB buffer */
+	uint32_t off = emu_link_epoch_off(c, b->rip);
+	uint64_t epoch = *(const uint64_t *)(const void *)((const uint8_t *)c + off);
+
+	memcpy(sl->patch_epoch, &epoch, 8);
+	memcpy(sl->patch_field, &off, 4);
+	memcpy(sl->patch_jmp, &rel, 4);
+	sl->b = b;
+	sl->epoch = epoch;
+	sl->epoch_off = off;
+}
+
 void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 {
 	struct emu_icache *ic = c->icache;
@@ -1462,6 +1528,22 @@ void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 	if (t->e.end > t->e.p + JIT_BLOCK_MAX)
 		t->e.end = t->e.p + JIT_BLOCK_MAX;
 	if (translate(t, b) == 0) {
+		if (getenv("VIREO_EMU_PERFMAP")) {
+			/* perf(1) JIT symbols: perf report shows time per part of each translation. */
+			static FILE *pm;
+			if (!pm) {
+				char path[64];
+				snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+				pm = fopen(path, "w");
+			}
+			if (pm) {
+				uint8_t *x = (uint8_t *)(uintptr_t)(t->entry - j->buf);   /* offset in the memfd */
+				fprintf(pm, "%lx %lx jit_body\n", (unsigned long)(uintptr_t)x, (unsigned long)(t->body_end - t->entry));
+				fprintf(pm, "%lx %lx jit_slow\n", (unsigned long)(uintptr_t)(x + (t->body_end - t->entry)), (unsigned long)(t->slow_end - t->body_end));
+				fprintf(pm, "%lx %lx jit_exits\n", (unsigned long)(uintptr_t)(x + (t->slow_end - t->entry)), (unsigned long)(t->e.p - t->slow_end));
+				fflush(pm);
+			}
+		}
 		if (getenv("VIREO_EMU_JIT_DUMP")) {
 			FILE *f = fopen(getenv("VIREO_EMU_JIT_DUMP"), "a");
 			if (f) {
@@ -1492,6 +1574,13 @@ void emu_jit_destroy(struct emu_icache *ic)
 void emu_jit_flush(struct emu_icache *ic)
 {
 	ic->jit_flushes++;
+}
+
+void emu_jit_link(struct emu_cpu *c, struct emu_jit_slot *sl, struct emu_block *b)
+{
+	(void)c;
+	(void)sl;
+	(void)b;
 }
 
 void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)

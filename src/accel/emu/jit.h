@@ -21,6 +21,8 @@ int emu_jit_init(struct emu_icache *ic);
 void emu_jit_destroy(struct emu_icache *ic);
 /* Drop every translation (blocks stay usable by the interpreter). */
 void emu_jit_flush(struct emu_icache *ic);
+/* Link the translated exit of slot sl to block b's translation (directly). */
+void emu_jit_link(struct emu_cpu *c, struct emu_jit_slot *sl, struct emu_block *b);
 /* Translate block b (sets b->jit on success; leaves it NULL otherwise). */
 void emu_jit_translate(struct emu_cpu *c, struct emu_block *b);
 

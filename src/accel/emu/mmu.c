@@ -29,23 +29,64 @@
 #define PFEC_RSVD (1u << 3)
 #define PFEC_I    (1u << 4)
 
-void emu_tlb_flush(struct emu_cpu *c, bool keep_global)
+void emu_tlb_reset(struct emu_cpu *c)
 {
 	c->tlb_epoch++;
+	c->tlb_epoch_global++;
 	for (int s = 0; s < 2; s++) {
 		for (unsigned i = 0; i < EMU_TLB_SIZE; i++) {
 			struct emu_tlb_entry *e = &c->tlb[s][i];
-			if (keep_global && e->global)
-				continue;
 			e->tag_r = e->tag_w = e->tag_x = TLB_INVALID;
-			e->global = false;
+			e->global = e->listed_g = e->listed_n = false;
 		}
 	}
+	c->tlb_nused = c->tlb_nglob = 0;
+}
+
+static struct emu_tlb_entry *tlb_entry(struct emu_cpu *c, uint16_t id)
+{
+	return &c->tlb[id >> EMU_TLB_BITS][id & (EMU_TLB_SIZE - 1)];
+}
+
+/*
+ * Only the entries filled since the last flush can be valid: visit those.
+ * A CR3 write (keep_global) visits the non-global list only; an entry
+ * refilled as global while on it moves to the global list.
+ */
+void emu_tlb_flush(struct emu_cpu *c, bool keep_global)
+{
+	c->tlb_epoch++;
+	for (uint32_t k = 0; k < c->tlb_nused; k++) {
+		struct emu_tlb_entry *e = tlb_entry(c, c->tlb_used[k]);
+
+		e->listed_n = false;
+		if (keep_global && e->global) {
+			if (!e->listed_g) {
+				e->listed_g = true;
+				c->tlb_glob[c->tlb_nglob++] = c->tlb_used[k];
+			}
+			continue;
+		}
+		e->tag_r = e->tag_w = e->tag_x = TLB_INVALID;
+		e->global = false;
+	}
+	c->tlb_nused = 0;
+	if (keep_global)
+		return;
+	c->tlb_epoch_global++;
+	for (uint32_t k = 0; k < c->tlb_nglob; k++) {
+		struct emu_tlb_entry *e = tlb_entry(c, c->tlb_glob[k]);
+
+		e->tag_r = e->tag_w = e->tag_x = TLB_INVALID;
+		e->global = e->listed_g = false;
+	}
+	c->tlb_nglob = 0;
 }
 
 void emu_tlb_flush_page(struct emu_cpu *c, uint64_t la)
 {
 	c->tlb_epoch++;
+	c->tlb_epoch_global++;  /* INVLPG drops a global entry too */
 	/* A large page may cover many TLB slots: entries are per 4 KiB page,
 	 * so flushing the one slot of this address is enough for it; INVLPG
 	 * of a large page in Linux is followed by per-page flushes or a full
@@ -61,9 +102,12 @@ void emu_tlb_drop_writes(struct emu_cpu *c, const void *hva)
 {
 	uintptr_t page = (uintptr_t)hva & ~0xfffULL;
 
-	for (int s = 0; s < 2; s++) {
-		for (unsigned i = 0; i < EMU_TLB_SIZE; i++) {
-			struct emu_tlb_entry *e = &c->tlb[s][i];
+	for (int l = 0; l < 2; l++) {
+		const uint16_t *ids = l ? c->tlb_glob : c->tlb_used;
+		uint32_t n = l ? c->tlb_nglob : c->tlb_nused;
+
+		for (uint32_t k = 0; k < n; k++) {
+			struct emu_tlb_entry *e = tlb_entry(c, ids[k]);
 			if (e->tag_w != TLB_INVALID && e->tag_w + e->addend == page)
 				e->tag_w = TLB_INVALID;
 		}
@@ -233,6 +277,17 @@ uint64_t emu_mmu_translate(struct emu_cpu *c, uint64_t la, int acc, bool user)
 		}
 		e->addend = (uintptr_t)hva - page;
 		e->tag_r = page;
+		{
+			uint16_t id = (uint16_t)((user ? EMU_TLB_SIZE : 0) |
+						 ((la >> 12) & (EMU_TLB_SIZE - 1)));
+			if (w.global && !e->listed_g) {
+				e->listed_g = true;
+				c->tlb_glob[c->tlb_nglob++] = id;
+			} else if (!w.global && !e->listed_n) {
+				e->listed_n = true;
+				c->tlb_used[c->tlb_nused++] = id;
+			}
+		}
 		uint32_t *cg = emu_code_gen(c, hva);
 		if (w.write_ok && w.dirty && (user ? w.user_ok : true) &&
 		    !(cg && (__atomic_load_n(cg, __ATOMIC_RELAXED) & 1))) {
