@@ -591,7 +591,6 @@ struct tctx {
 	uint16_t mapped, loaded, dirty;
 	uint8_t *loop_head;     /* after the cached registers' loads */
 	uint8_t *bail_at;       /* entry check failed: back to the run loop */
-	uint8_t *body_end, *slow_end;
 };
 
 /*
@@ -1359,7 +1358,6 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	t->dirty = 0;
 	t->loaded = 0;
 
-	t->body_end = e->p;
 	/* Slow paths: the interpreter handler does the whole instruction. */
 	for (unsigned k = 0; k < t->nslow; k++) {
 		struct slow *s = &t->slow[k];
@@ -1385,7 +1383,6 @@ static int translate(struct tctx *t, const struct emu_block *b)
 			flags_load(e);
 		patch(e, jmp32(e), s->join);
 	}
-	t->slow_end = e->p;
 	/* Stale code page at entry: RIP is this block's start, nothing done. */
 	patch(e, t->bail_at, e->p);
 	movi(e, H_RAX, b->rip);
@@ -1528,22 +1525,6 @@ void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
 	if (t->e.end > t->e.p + JIT_BLOCK_MAX)
 		t->e.end = t->e.p + JIT_BLOCK_MAX;
 	if (translate(t, b) == 0) {
-		if (getenv("VIREO_EMU_PERFMAP")) {
-			/* perf(1) JIT symbols: perf report shows time per part of each translation. */
-			static FILE *pm;
-			if (!pm) {
-				char path[64];
-				snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
-				pm = fopen(path, "w");
-			}
-			if (pm) {
-				uint8_t *x = (uint8_t *)(uintptr_t)(t->entry - j->buf);   /* offset in the memfd */
-				fprintf(pm, "%lx %lx jit_body\n", (unsigned long)(uintptr_t)x, (unsigned long)(t->body_end - t->entry));
-				fprintf(pm, "%lx %lx jit_slow\n", (unsigned long)(uintptr_t)(x + (t->body_end - t->entry)), (unsigned long)(t->slow_end - t->body_end));
-				fprintf(pm, "%lx %lx jit_exits\n", (unsigned long)(uintptr_t)(x + (t->slow_end - t->entry)), (unsigned long)(t->e.p - t->slow_end));
-				fflush(pm);
-			}
-		}
 		if (getenv("VIREO_EMU_JIT_DUMP")) {
 			FILE *f = fopen(getenv("VIREO_EMU_JIT_DUMP"), "a");
 			if (f) {
