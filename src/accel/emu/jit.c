@@ -16,11 +16,17 @@
  * Anything else - and every TLB miss, MMIO access or write to a page that
  * holds code - calls the instruction's interpreter handler, exactly as
  * block_exec() would, so faults, SMC detection and device access keep one
- * implementation.  Register state lives in struct emu_cpu throughout: a
- * longjmp out of a handler loses nothing.
+ * implementation.  Register state is written back to struct emu_cpu before
+ * every handler call, so a longjmp out of a handler loses nothing.
+ *
+ * Exits with a known target are linked directly to the target's
+ * translation by the run loop (emu_jit_link), RET and indirect branches go
+ * through a jump cache; every translation checks its code page's
+ * generation at entry.
  *
  * Register use in translated code: RBX = struct emu_cpu *, RAX/RCX/RDX/
- * RSI/RDI scratch, R11 = saved flags across a TLB check.
+ * RSI/RDI scratch, R11 = saved flags across a TLB check, R12-R15 = up to
+ * four cached guest GPRs (map[] in struct tctx).
  */
 #include <errno.h>
 #include <stddef.h>
