@@ -597,6 +597,22 @@ struct tctx {
 	uint16_t mapped, loaded, dirty;
 	uint8_t *loop_head;     /* after the cached registers' loads */
 	uint8_t *bail_at;       /* entry check failed: back to the run loop */
+	/*
+	 * Forward branches inside the block: a taken Jcc whose target is a
+	 * later instruction of this block jumps there (through a pad that
+	 * fixes the instruction count and reloads cached registers) instead of
+	 * leaving.  At such a label the state is canonical: flags in the host,
+	 * every cached register loaded (and counted dirty).
+	 */
+	int8_t jtarget[EMU_BLOCK_MAX];  /* Jcc i: index of its in-block target, or -1 */
+	bool is_label[EMU_BLOCK_MAX];
+	uint8_t *label[EMU_BLOCK_MAX];
+	struct pad {
+		uint8_t *jump_at;
+		unsigned from, to;      /* Jcc index, target index */
+		uint16_t loaded, dirty;
+	} pads[EMU_BLOCK_MAX];
+	unsigned npads;
 };
 
 /*
@@ -1244,6 +1260,19 @@ static int translate(struct tctx *t, const struct emu_block *b)
 		}
 	}
 
+	for (unsigned i = 0; i < n; i++) {
+		t->jtarget[i] = -1;
+		if (ti[i].k != K_JCC)
+			continue;
+		for (unsigned j = i + 1; j < n; j++) {
+			if (b->insns[j].rip == ti[i].target) {
+				t->jtarget[i] = (int8_t)j;
+				t->is_label[j] = true;
+				break;
+			}
+		}
+	}
+
 	/* Chaining slots first (one per exit with a known target), then code. */
 	t->maxslots = 2;
 	for (unsigned i = 0; i < n; i++)
@@ -1277,6 +1306,17 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	for (unsigned i = 0; i < n && !ended; i++) {
 		const struct emu_insn *in = &b->insns[i];
 		bool last = i == n - 1;
+
+		if (t->is_label[i]) {
+			/* Canonical state, which the pads of forward branches also reach. */
+			if (!t->fl_host) {
+				flags_load(e);
+				t->fl_host = true;
+			}
+			reload(t, t->mapped & ~t->loaded);
+			t->loaded = t->dirty = t->mapped;
+			t->label[i] = e->p;
+		}
 
 		switch (ti[i].k) {
 		case K_SKIP:
@@ -1330,7 +1370,16 @@ static int translate(struct tctx *t, const struct emu_block *b)
 				flags_load(e);
 				t->fl_host = true;
 			}
-			add_exit(t, jcc32(e, (int)(in->op & 15)), i + 1, true, ti[i].target, true);
+			if (t->jtarget[i] >= 0) {
+				struct pad *pd = &t->pads[t->npads++];
+				pd->jump_at = jcc32(e, (int)(in->op & 15));
+				pd->from = i;
+				pd->to = (unsigned)t->jtarget[i];
+				pd->loaded = t->loaded;
+				pd->dirty = t->dirty;
+			} else {
+				add_exit(t, jcc32(e, (int)(in->op & 15)), i + 1, true, ti[i].target, true);
+			}
 			if (last) {
 				emit_exit_t(t, i + 1, true, in->next_rip, true, t->dirty, t->loaded);
 				ended = true;
@@ -1360,6 +1409,29 @@ static int translate(struct tctx *t, const struct emu_block *b)
 	}
 	if (!ended)
 		emit_exit_t(t, n, true, b->insns[n - 1].next_rip, t->fl_host, t->dirty, t->loaded);
+	/*
+	 * Pads of forward branches: the skipped instructions did not run (take
+	 * them off the count the later exits add), flags stay in the host, the
+	 * cached registers are loaded as the label expects (MOV/LEA only).
+	 */
+	for (unsigned k = 0; k < t->npads; k++) {
+		struct pad *pd = &t->pads[k];
+		int32_t skipped = (int32_t)(pd->to - pd->from - 1);
+
+		patch(e, pd->jump_at, e->p);
+		if (!t->label[pd->to]) {        /* not reached: leave instead */
+			emit_exit_t(t, pd->from + 1, true, b->insns[pd->to].rip, true, pd->dirty,
+				    pd->loaded);
+			continue;
+		}
+		if (skipped) {
+			ld(e, H_RAX, OFF(icount));
+			e1(e, 0x48); e1(e, 0x8d); e1(e, 0x80); e4(e, (uint32_t)-skipped); /* lea rax, [rax - k] */
+			st(e, H_RAX, OFF(icount));
+		}
+		reload(t, t->mapped & ~pd->loaded);
+		patch(e, jmp32(e), t->label[pd->to]);
+	}
 	/* Out-of-line code below: handlers have written every register back. */
 	t->dirty = 0;
 	t->loaded = 0;
