@@ -433,6 +433,13 @@ static void classify(const struct emu_insn *in, bool last, struct tinsn *t)
 	}
 }
 
+/* A kind that neither reads nor writes the arithmetic flags. */
+static void set_kind(struct tinsn *t, enum kind k)
+{
+	t->k = k;
+	t->fl_read = false;
+}
+
 static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t)
 {
 	bool mem = in->has_modrm && in->mod != 3;
@@ -447,8 +454,7 @@ static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t)
 	if (mem && in->asize != 8)
 		return;
 	if (in->op == 0x11f || (in->op == 0x90 && !(in->rex & 1) && !in->rep && !in->lock)) {
-		t->k = K_SKIP;
-		t->fl_read = false;
+		set_kind(t, K_SKIP);
 		return;
 	}
 	if (in->lock) {
@@ -464,58 +470,49 @@ static void classify_one(const struct emu_insn *in, bool last, struct tinsn *t)
 		return;
 	case 0xe9: case 0xeb:
 		if (!last) {            /* followed by block_build: execution continues */
-			t->k = K_SKIP;
-			t->fl_read = false;
+			set_kind(t, K_SKIP);
 			return;
 		}
 		if (!emu_fast_is_jmp(in))
 			return;
 		t->target = in->imm2;
-		t->k = K_JMP;
-		t->fl_read = false;
+		set_kind(t, K_JMP);
 		return;
 	case 0xe8:
 		t->target = in->next_rip + in->imm;
 		if (!canonical(t->target) || in->opsize_prefix)
 			return;
-		t->k = K_CALL;
-		t->fl_read = false;
+		set_kind(t, K_CALL);
 		return;
 	case 0xc3:
 		if (in->opsize_prefix)
 			return;
-		t->k = K_RET;
-		t->fl_read = false;
+		set_kind(t, K_RET);
 		return;
 	case 0x50 ... 0x57:
 		if (in->opsize_prefix)
 			return;
-		t->k = K_PUSH;
-		t->fl_read = false;
+		set_kind(t, K_PUSH);
 		return;
 	case 0x58 ... 0x5f:
 		if (in->opsize_prefix)
 			return;
-		t->k = K_POP;
-		t->fl_read = false;
+		set_kind(t, K_POP);
 		return;
 	case 0x8d:
 		if (!mem || in->osize == 2)
 			return;
-		t->k = K_LEA;
-		t->fl_read = false;
+		set_kind(t, K_LEA);
 		return;
 	case 0xb8 ... 0xbf:
 		if (in->osize == 2)
 			return;
-		t->k = K_MOVRI;
-		t->fl_read = false;
+		set_kind(t, K_MOVRI);
 		return;
 	case 0x1c8 ... 0x1cf:
 		if (in->osize == 2)
 			return;
-		t->k = K_BSWAP;
-		t->fl_read = false;
+		set_kind(t, K_BSWAP);
 		return;
 	case 0x1b8:                     /* POPCNT (F3 0F B8), if the host has it */
 		if (in->rep != 0xf3 || !host_popcnt)
@@ -719,6 +716,22 @@ static void emit_ret(struct em *e)
 	e1(e, 0xc3);                                    /* ret */
 }
 
+/*
+ * Before a chained jump: leave (jumps appended to out[]) when the poll
+ * countdown has run down or an exit, interrupt or NMI is requested.
+ */
+static void emit_attention(struct em *e, uint8_t **out, unsigned *nout)
+{
+	/* cmp dword [rbx + poll_countdown], 1; jbe out */
+	e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
+	out[(*nout)++] = jcc32(e, 0x6);
+	/* mov eax, [exit_request]; or eax, [irq_hint]; or eax, [nmi_pending]; jnz out */
+	e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
+	e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
+	e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
+	out[(*nout)++] = jcc32(e, 0x5);
+}
+
 #define BOFF(f) ((int32_t)offsetof(struct emu_block, f))
 #define SOFF(f) ((int32_t)offsetof(struct emu_jit_slot, f))
 
@@ -764,12 +777,7 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	e4(e, count);
 	if (loop) {
 		/* A loop back to this block's start: no lookup, no validation. */
-		e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
-		out[nout++] = jcc32(e, 0x6);
-		e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
-		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
-		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
-		out[nout++] = jcc32(e, 0x5);
+		emit_attention(e, out, &nout);
 		e1(e, 0xff); m_rbx(e, 1, OFF(poll_countdown));
 		/* The loop head expects every cached register loaded. */
 		reload(t, t->mapped & ~loaded);
@@ -797,12 +805,7 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 		sl = &t->slots[t->nslots++];
 		memset(sl, 0, sizeof(*sl));
 		sl->rip = rip;
-		e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
-		out[nout++] = jcc32(e, 0x6);
-		e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
-		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
-		e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
-		out[nout++] = jcc32(e, 0x5);
+		emit_attention(e, out, &nout);
 		e1(e, 0x48); e1(e, 0xb8);                       /* mov rax, imm64 (patched) */
 		sl->patch_epoch = e->p;
 		e8(e, ~0ULL);
@@ -829,14 +832,7 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 	}
 	if (!jcache)
 		goto ret;
-	/* cmp dword [rbx + poll_countdown], 1; jbe out */
-	e1(e, 0x83); m_rbx(e, 7, OFF(poll_countdown)); e1(e, 1);
-	out[nout++] = jcc32(e, 0x6);
-	/* mov eax, [exit_request]; or eax, [irq_hint]; or eax, [nmi_pending]; jnz out */
-	e1(e, 0x8b); m_rbx(e, H_RAX, OFF(exit_request));
-	e1(e, 0x0b); m_rbx(e, H_RAX, OFF(irq_hint));
-	e1(e, 0x0b); m_rbx(e, H_RAX, OFF(nmi_pending));
-	out[nout++] = jcc32(e, 0x5);
+	emit_attention(e, out, &nout);
 	{
 		/* RDX = &jcache[(rip ^ rip >> 12) & mask], RSI = rip */
 		ld(e, H_RSI, OFF(rip));
@@ -989,6 +985,21 @@ static uint8_t *emit_tlb(struct tctx *t, int size, bool write)
 }
 
 /*
+ * A slow path for instruction idx, recording the state it starts from:
+ * host flags (saved in R11 across the TLB lookup) and dirty cached registers.
+ */
+static struct slow *new_slow(struct tctx *t, unsigned idx)
+{
+	struct slow *s = &t->slow[t->nslow++];
+
+	s->idx = idx;
+	s->fl_host_before = t->fl_host;
+	s->dirty_before = t->dirty;
+	s->restore_r11 = t->fl_host;
+	return s;
+}
+
+/*
  * Begin an instruction that touches memory: EA, TLB lookup.  Host flags
  * that hold the guest's are saved in R11 first even when the instruction
  * does not need them: a fault on the slow path must deliver the exact
@@ -998,12 +1009,8 @@ static uint8_t *emit_tlb(struct tctx *t, int size, bool write)
 static void mem_begin(struct tctx *t, const struct emu_insn *in, unsigned idx, int size,
 		      bool write, struct slow **sp)
 {
-	struct slow *s = &t->slow[t->nslow++];
+	struct slow *s = new_slow(t, idx);
 
-	s->idx = idx;
-	s->fl_host_before = t->fl_host;
-	s->dirty_before = t->dirty;
-	s->restore_r11 = t->fl_host;
 	emit_ea(t, in);
 	if (s->restore_r11)
 		flags_save_r11(&t->e);
@@ -1127,13 +1134,9 @@ static void emit_push(struct tctx *t, const struct emu_insn *in, unsigned idx, u
 		      bool is_imm)
 {
 	struct em *e = &t->e;
-	struct slow *s = &t->slow[t->nslow++];
+	struct slow *s = new_slow(t, idx);
 	int r = ((uint8_t)in->op & 7) | ((in->rex & 1) ? 8 : 0);
 
-	s->idx = idx;
-	s->fl_host_before = t->fl_host;
-	s->dirty_before = t->dirty;
-	s->restore_r11 = t->fl_host;
 	gload(t, H_RSI, R_SP);
 	e1(e, 0x48); e1(e, 0x8d); e1(e, 0x76); e1(e, 0xf8);     /* lea rsi, [rsi-8] */
 	e1(e, 0x48); e1(e, 0x89); e1(e, 0xf1);                  /* mov rcx, rsi */
@@ -1156,13 +1159,9 @@ static void emit_push(struct tctx *t, const struct emu_insn *in, unsigned idx, u
 static void emit_pop(struct tctx *t, const struct emu_insn *in, unsigned idx, bool ret)
 {
 	struct em *e = &t->e;
-	struct slow *s = &t->slow[t->nslow++];
+	struct slow *s = new_slow(t, idx);
 	int r = ((uint8_t)in->op & 7) | ((in->rex & 1) ? 8 : 0);
 
-	s->idx = idx;
-	s->fl_host_before = t->fl_host;
-	s->dirty_before = t->dirty;
-	s->restore_r11 = t->fl_host;
 	gload(t, H_RSI, R_SP);
 	if (s->restore_r11)
 		flags_save_r11(e);
