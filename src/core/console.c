@@ -29,6 +29,7 @@ struct console {
 	pthread_mutex_t lock;     /* serialises output and the input sink */
 	console_input_fn input_fn;
 	void *input_opaque;
+	unsigned toggles;         /* C-a p seen, not yet acted on (under lock) */
 };
 
 static void console_out(struct console *con, const void *buf, size_t len)
@@ -85,9 +86,9 @@ static void console_toggle_pause(struct console *con)
 
 	if (vm_get_state(con->vm) == VM_PAUSED) {
 		if (vm_resume(con->vm) == 0)
-			console_out(con, resumed, sizeof(resumed) - 1);
+			console_write(con, (const uint8_t *)resumed, sizeof(resumed) - 1);
 	} else if (vm_pause(con->vm) == 0) {
-		console_out(con, paused, sizeof(paused) - 1);
+		console_write(con, (const uint8_t *)paused, sizeof(paused) - 1);
 	}
 }
 
@@ -112,7 +113,12 @@ static int console_escape(struct console *con, uint8_t c)
 		return -1;
 	case 'p':
 	case 'P':
-		console_toggle_pause(con);
+		/*
+		 * Done by console_readable once con->lock is released: vm_pause
+		 * waits for every vCPU to park, and a vCPU writing guest output
+		 * needs the lock to get there.
+		 */
+		con->toggles++;
 		return -1;
 	case CONSOLE_ESCAPE:
 	case 'a':
@@ -127,6 +133,7 @@ static void console_readable(int fd, uint32_t events, void *opaque)
 	struct console *con = opaque;
 	uint8_t buf[256], out[256];
 	size_t nout = 0;
+	unsigned toggles;
 	ssize_t n = read(fd, buf, sizeof(buf));
 
 	if (n <= 0) {
@@ -142,7 +149,11 @@ static void console_readable(int fd, uint32_t events, void *opaque)
 			out[nout++] = c;
 	}
 	console_deliver(con, out, nout);
+	toggles = con->toggles;
+	con->toggles = 0;
 	pthread_mutex_unlock(&con->lock);
+	while (toggles--)
+		console_toggle_pause(con);
 }
 
 int console_create(struct vm *vm, int in_fd, int out_fd, struct console **out)
