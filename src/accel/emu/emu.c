@@ -455,11 +455,6 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		ev->cpu.debug = (unsigned)atoi(getenv("VIREO_EMU_DEBUG"));
 		ev->cpu.trace_exc = hook_trace_exc;
 	}
-	if (getenv("VIREO_EMU_PROFILE")) {
-		char path[256];
-		snprintf(path, sizeof(path), "%s.%d", getenv("VIREO_EMU_PROFILE"), vcpu->id);
-		ev->prof = fopen(path, "w");
-	}
 	err = lapic_create(vcpu, emu_lapic_kick, &ev->lapic);
 	if (err) {
 		pthread_cond_destroy(&ev->cond);
@@ -496,6 +491,13 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 	ev->cpu.lapic = ev->lapic;
 	ev->cpu.apic_base = lapic_get_base(ev->lapic);
 	ev->cpu.wait_sipi = vcpu->id != 0;
+	if (getenv("VIREO_EMU_PROFILE")) {   /* last: nothing below can fail */
+		char path[256];
+		snprintf(path, sizeof(path), "%s.%d", getenv("VIREO_EMU_PROFILE"), vcpu->id);
+		ev->prof = fopen(path, "w");
+		if (!ev->prof)
+			log_warn("emu: VIREO_EMU_PROFILE %s", path);
+	}
 	return 0;
 }
 
@@ -508,6 +510,8 @@ static void emu_vcpu_destroy(struct vcpu *vcpu)
 	lapic_destroy(ev->lapic);
 	emu_x87_destroy(&ev->cpu);
 	emu_jit_destroy(ev->cpu.icache);
+	if (ev->prof)
+		fclose(ev->prof);
 	free(ev->cpu.icache->arena);
 	free(ev->cpu.icache);
 	pthread_cond_destroy(&ev->cond);
