@@ -494,13 +494,13 @@ int emu_cpu_run(struct emu_cpu *c, uint64_t max_insns, bool stop_on_exc, int *ex
 			c->last_block = b;
 			/* Link the translated exit we came from to this block. */
 			if (b && b->jit && b->jit_ctx == c->ctx) {
-				struct emu_jit_slot *jc = &c->icache->jcache[emu_jcache_idx(c->rip)];
+				struct emu_jcache_entry *jc = &c->icache->jcache[emu_jcache_idx(c->rip)];
 				if (slot && b->rip == slot->rip && flushes == c->icache->jit_flushes)
 					emu_jit_link(c, slot, b);
 				jc->b = b;
 				jc->rip = c->rip;
 				jc->epoch_off = emu_link_epoch_off(c, c->rip);
-				jc->epoch = *(const uint64_t *)(const void *)((const uint8_t *)c + jc->epoch_off);
+				jc->epoch = emu_epoch_at(c, jc->epoch_off);
 			}
 			if (b) {
 				if (b->jit && b->jit_ctx == c->ctx) {

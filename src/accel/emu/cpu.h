@@ -144,22 +144,21 @@ struct emu_block {
 	uint32_t hits;
 	uint8_t jit_ctx;        /* cpu->ctx (CPL, code size) the translation is for */
 };
-/* A translated exit's link to the block at its target RIP (jit.c). */
+/*
+ * A translated exit with a known target (jit.c): emu_jit_link() patches
+ * the guarding TLB epoch (value and field) and the jump into the code.
+ */
 struct emu_jit_slot {
-	struct emu_block *b;
-	uint64_t epoch;         /* the epoch below when linked */
 	uint64_t rip;           /* target */
-	/*
-	 * Offset in struct emu_cpu of the epoch that guards the link:
-	 * tlb_epoch_global when the target's code page was mapped by a global
-	 * TLB entry (a CR3 write keeps those), else tlb_epoch.
-	 */
-	uint32_t epoch_off;
-	/* Direct links (jit.c): where the exit's epoch and jump are patched. */
 	uint8_t *patch_epoch, *patch_field, *patch_jmp;
 };
-/* The epoch guarding a link to code at linear address la (see emu_jit_slot). */
-static inline uint32_t emu_link_epoch_off(const struct emu_cpu *c, uint64_t la);
+/* A jump-cache entry: the block last found at rip, for RET and indirect exits. */
+struct emu_jcache_entry {
+	struct emu_block *b;
+	uint64_t epoch;         /* the epoch at epoch_off when filled */
+	uint64_t rip;
+	uint32_t epoch_off;     /* see emu_link_epoch_off() */
+};
 struct jit;
 #define EMU_JCACHE_SIZE 4096
 static inline unsigned emu_jcache_idx(uint64_t rip)
@@ -175,7 +174,7 @@ struct emu_icache {
 	uint32_t jit_threshold;
 	uint32_t jit_flushes;   /* translations dropped: slots are stale */
 	/* Jump cache for exits to a RIP known only at run time (RET, indirect). */
-	struct emu_jit_slot *jcache;
+	struct emu_jcache_entry *jcache;
 };
 
 /* x87 state (Intel SDM Vol. 1 §8.1). */
@@ -303,6 +302,11 @@ struct emu_cpu {
 
 enum { EMU_MODE_REAL, EMU_MODE_PROT, EMU_MODE_LONG };
 
+/*
+ * Offset in struct emu_cpu of the epoch that guards a link to code at
+ * linear address la: tlb_epoch_global when its page is mapped by a global
+ * TLB entry (a CR3 write keeps those), else tlb_epoch.
+ */
 static inline uint32_t emu_link_epoch_off(const struct emu_cpu *c, uint64_t la)
 {
 	const struct emu_tlb_entry *e = &c->tlb[c->cpl == 3][(la >> 12) & (EMU_TLB_SIZE - 1)];
@@ -310,6 +314,14 @@ static inline uint32_t emu_link_epoch_off(const struct emu_cpu *c, uint64_t la)
 	if (e->tag_x == (la & ~0xfffULL) && e->global)
 		return (uint32_t)offsetof(struct emu_cpu, tlb_epoch_global);
 	return (uint32_t)offsetof(struct emu_cpu, tlb_epoch);
+}
+
+static inline uint64_t emu_epoch_at(const struct emu_cpu *c, uint32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const uint8_t *)c + off, sizeof(v));
+	return v;
 }
 
 /* ---- cpu.c ---- */
@@ -445,6 +457,19 @@ void emu_fast_select(struct emu_cpu *cpu, struct emu_insn *in);
 bool emu_fast_is_jmp(const struct emu_insn *in);
 void emu_exec(struct emu_cpu *cpu, struct emu_insn *in);
 /* Operand helpers shared with fpu.c / sse.c. */
+/* disp + base + index << scale (+ next RIP): the offset before address-size truncation. */
+static inline uint64_t emu_ea_sum(const struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t ea = in->disp;
+
+	if (in->rip_rel)
+		ea += in->next_rip;
+	if (in->base >= 0)
+		ea += cpu->gpr[in->base];
+	if (in->index >= 0)
+		ea += cpu->gpr[in->index] << in->scale;
+	return ea;
+}
 uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *in);
 uint64_t emu_ea_linear(struct emu_cpu *cpu, const struct emu_insn *in, int size);
 uint64_t emu_rm_read(struct emu_cpu *cpu, const struct emu_insn *in, int size);

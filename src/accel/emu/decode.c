@@ -326,14 +326,8 @@ void emu_decode(struct emu_cpu *c, struct emu_insn *in)
 
 uint64_t emu_ea(struct emu_cpu *c, const struct emu_insn *in)
 {
-	uint64_t ea = in->disp;
+	uint64_t ea = emu_ea_sum(c, in);
 
-	if (in->rip_rel)
-		ea += in->next_rip;
-	if (in->base >= 0)
-		ea += c->gpr[in->base];
-	if (in->index >= 0)
-		ea += c->gpr[in->index] << in->scale;
 	if (in->asize == 4)
 		ea &= 0xffffffffULL;
 	else if (in->asize == 2)

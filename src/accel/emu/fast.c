@@ -14,14 +14,8 @@
 
 static inline uint64_t ea64(const struct emu_cpu *c, const struct emu_insn *in)
 {
-	uint64_t ea = in->disp;
+	uint64_t ea = emu_ea_sum(c, in);
 
-	if (in->rip_rel)
-		ea += in->next_rip;
-	if (in->base >= 0)
-		ea += c->gpr[in->base];
-	if (in->index >= 0)
-		ea += c->gpr[in->index] << in->scale;
 	if (in->asize == 4)
 		ea &= 0xffffffffULL;
 	if (in->seg >= S_FS)
@@ -78,14 +72,8 @@ static void h_mov_mi(struct emu_cpu *c, struct emu_insn *in)         /* C7 /0 m 
 
 static void h_lea(struct emu_cpu *c, struct emu_insn *in)
 {
-	uint64_t ea = in->disp;
+	uint64_t ea = emu_ea_sum(c, in);
 
-	if (in->rip_rel)
-		ea += in->next_rip;
-	if (in->base >= 0)
-		ea += c->gpr[in->base];
-	if (in->index >= 0)
-		ea += c->gpr[in->index] << in->scale;
 	set_sized(c, in->reg, ea, in->osize == 8 && in->asize == 8 ? 8 : 4);
 	c->rip = in->next_rip;
 }

@@ -733,7 +733,7 @@ static void emit_attention(struct em *e, uint8_t **out, unsigned *nout)
 }
 
 #define BOFF(f) ((int32_t)offsetof(struct emu_block, f))
-#define SOFF(f) ((int32_t)offsetof(struct emu_jit_slot, f))
+#define JOFF(f) ((int32_t)offsetof(struct emu_jcache_entry, f))
 
 /*
  * Epilogue: optional flag store, RIP, icount += count, then either a
@@ -840,25 +840,25 @@ static void emit_exit_t(struct tctx *t, unsigned count, bool store_rip, uint64_t
 		e1(e, 0x48); e1(e, 0xc1); e1(e, 0xe9); e1(e, 12);       /* shr rcx, 12 */
 		e1(e, 0x48); e1(e, 0x31); e1(e, 0xf1);          /* xor rcx, rsi */
 		e1(e, 0x81); e1(e, 0xe1); e4(e, EMU_JCACHE_SIZE - 1);   /* and ecx, mask */
-		e1(e, 0x6b); e1(e, 0xc9); e1(e, (uint8_t)sizeof(struct emu_jit_slot)); /* imul ecx, ecx, sz */
+		e1(e, 0x6b); e1(e, 0xc9); e1(e, (uint8_t)sizeof(struct emu_jcache_entry)); /* imul ecx, ecx, sz */
 		movi(e, H_RDX, (uint64_t)(uintptr_t)t->c->icache->jcache);
 		e1(e, 0x48); e1(e, 0x01); e1(e, 0xca);          /* add rdx, rcx */
 		/* cmp rsi, [rdx + rip]; jne out */
-		e1(e, 0x48); e1(e, 0x3b); e1(e, 0x72); e1(e, (uint8_t)SOFF(rip));
+		e1(e, 0x48); e1(e, 0x3b); e1(e, 0x72); e1(e, (uint8_t)JOFF(rip));
 		out[nout++] = jcc32(e, 0x5);
 	}
 	/* mov rax, [rdx + b]; test rax, rax; jz miss */
-	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x42); e1(e, (uint8_t)SOFF(b));
+	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x42); e1(e, (uint8_t)JOFF(b));
 	e1(e, 0x48); e1(e, 0x85); e1(e, 0xc0);
 	miss[nmiss++] = jcc32(e, 0x4);
 	/* mov ecx, [rdx + epoch_off]; mov rcx, [rbx + rcx]; cmp rcx, [rdx + epoch]; jne miss */
-	e1(e, 0x8b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(epoch_off));
+	e1(e, 0x8b); e1(e, 0x4a); e1(e, (uint8_t)JOFF(epoch_off));
 	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x0c); e1(e, 0x0b);
-	e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(epoch));
+	e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)JOFF(epoch));
 	miss[nmiss++] = jcc32(e, 0x5);
 	/* mov rcx, [rax + rip]; cmp rcx, [rdx + rip]; jne miss */
 	e1(e, 0x48); e1(e, 0x8b); e1(e, 0x48); e1(e, (uint8_t)BOFF(rip));
-	e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)SOFF(rip));
+	e1(e, 0x48); e1(e, 0x3b); e1(e, 0x4a); e1(e, (uint8_t)JOFF(rip));
 	miss[nmiss++] = jcc32(e, 0x5);
 	/* cmp byte [rax + jit_ctx], ctx; jne miss */
 	e1(e, 0x80); e1(e, 0x78); e1(e, (uint8_t)BOFF(jit_ctx)); e1(e, t->c->ctx);
@@ -1552,14 +1552,11 @@ void emu_jit_link(struct emu_cpu *c, struct emu_jit_slot *sl, struct emu_block *
 	const uint8_t *next = j->xbuf + (sl->patch_jmp + 4 - j->buf);
 	int32_t rel = (int32_t)(target - next);         /* both in the 64 MiB buffer */
 	uint32_t off = emu_link_epoch_off(c, b->rip);
-	uint64_t epoch = *(const uint64_t *)(const void *)((const uint8_t *)c + off);
+	uint64_t epoch = emu_epoch_at(c, off);
 
 	memcpy(sl->patch_epoch, &epoch, 8);
 	memcpy(sl->patch_field, &off, 4);
 	memcpy(sl->patch_jmp, &rel, 4);
-	sl->b = b;
-	sl->epoch = epoch;
-	sl->epoch_off = off;
 }
 
 void emu_jit_translate(struct emu_cpu *c, struct emu_block *b)
