@@ -38,12 +38,18 @@ static void build_arp(const uint8_t mac[6])
 	}
 }
 
-/* Wait for an ARP reply from 10.0.2.2 among the received frames. */
+/*
+ * Wait for an ARP reply from 10.0.2.2 among the received frames.  A host
+ * link sends its own traffic too (IPv6 MLD reports, neighbour and router
+ * solicitations), so each buffer goes back to the device once it has been
+ * looked at, and up to 16 frames are read before giving up.
+ */
 static int wait_reply(struct vdev *d)
 {
-	for (int n = 0; n < 4; n++) {
-		uint32_t len;
+	for (int n = 0; n < 16; n++) {
+		struct vbuf b = { rxbuf[n % 4], sizeof(rxbuf[n % 4]), true };
 		const uint8_t *f = rxbuf[n % 4] + NET_HDR;
+		uint32_t len;
 
 		if (vdev_wait(&rxq, &len, 200000000UL))
 			return -1;
@@ -54,6 +60,7 @@ static int wait_reply(struct vdev *d)
 			       f[22], f[23], f[24], f[25], f[26], f[27]);
 			return 0;
 		}
+		vdev_offer(d, &rxq, &b, 1);
 	}
 	return -1;
 }
