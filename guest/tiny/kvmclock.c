@@ -12,58 +12,15 @@
 
 #define KVMCLOCK_EXIT            49
 #define MSR_KVM_WALL_CLOCK_NEW   0x4b564d00
-#define MSR_KVM_SYSTEM_TIME_NEW  0x4b564d01
 #define KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
 #define TICKS                    10
-
-struct pvclock_vcpu_time_info {
-	uint32_t version, pad0;
-	uint64_t tsc_timestamp, system_time;
-	uint32_t tsc_to_system_mul;
-	int8_t tsc_shift;
-	uint8_t flags, pad[2];
-} __attribute__((packed));
 
 struct pvclock_wall_clock {
 	uint32_t version, sec, nsec;
 } __attribute__((packed));
 
-static volatile struct pvclock_vcpu_time_info ti __attribute__((aligned(64)));
 static volatile struct pvclock_wall_clock wc __attribute__((aligned(16)));
 static volatile unsigned ticks;
-
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
-
-static uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
-/* Nanoseconds since the clock's origin (pvclock protocol: retry on odd or changed version). */
-static uint64_t kvmclock_ns(void)
-{
-	uint32_t v;
-	uint64_t ns;
-
-	do {
-		v = ti.version;
-		__asm__ volatile("" ::: "memory");
-		uint64_t delta = rdtsc() - ti.tsc_timestamp;
-		if (ti.tsc_shift < 0)
-			delta >>= -ti.tsc_shift;
-		else
-			delta <<= ti.tsc_shift;
-		ns = ti.system_time + (uint64_t)(((unsigned __int128)delta * ti.tsc_to_system_mul) >> 32);
-		__asm__ volatile("" ::: "memory");
-	} while ((v & 1) || v != ti.version);
-	return ns;
-}
 
 static void irq_handler(struct irq_frame *f)
 {
@@ -107,7 +64,10 @@ int tiny_main(const struct hvm_start_info *si)
 		return 1;
 	}
 	wrmsr(MSR_KVM_WALL_CLOCK_NEW, (uintptr_t)&wc);
-	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uintptr_t)&ti | 1);
+	if (!kvmclock_init()) {
+		printf("kvmclock: not advertised behind the KVM signature\n");
+		return 1;
+	}
 	idt_init(irq_handler);
 	pic_pit_init();
 	t0 = kvmclock_ns();

@@ -273,3 +273,64 @@ void tiny_isr_dispatch(struct irq_frame *f)
 	       (unsigned)f->vector, f->rip, f->error_code);
 	tiny_exit(0x7f);
 }
+
+/* ---- kvmclock (pvclock protocol) ---- */
+#define MSR_KVM_SYSTEM_TIME_NEW  0x4b564d01
+#define KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
+
+struct pvclock_vcpu_time_info {
+	uint32_t version, pad0;
+	uint64_t tsc_timestamp, system_time;
+	uint32_t tsc_to_system_mul;
+	int8_t tsc_shift;
+	uint8_t flags, pad[2];
+} __attribute__((packed));
+
+static volatile struct pvclock_vcpu_time_info pvti __attribute__((aligned(64)));
+static bool pvti_on;
+
+bool kvmclock_init(void)
+{
+	uint32_t a, b, c, d;
+
+	if (pvti_on)
+		return true;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000000), "c"(0));
+	if (b != 0x4b4d564b || a < 0x40000001)     /* "KVMKVMKVM" */
+		return false;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000001), "c"(0));
+	if (!(a & KVM_FEATURE_CLOCKSOURCE2))
+		return false;
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uintptr_t)&pvti | 1);
+	pvti_on = true;
+	return true;
+}
+
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* Retry while the version is odd (an update in progress) or changed. */
+uint64_t kvmclock_ns(void)
+{
+	uint32_t v;
+	uint64_t ns;
+
+	do {
+		v = pvti.version;
+		__asm__ volatile("" ::: "memory");
+		uint64_t delta = rdtsc() - pvti.tsc_timestamp;
+		if (pvti.tsc_shift < 0)
+			delta >>= -pvti.tsc_shift;
+		else
+			delta <<= pvti.tsc_shift;
+		ns = pvti.system_time +
+		     (uint64_t)(((unsigned __int128)delta * pvti.tsc_to_system_mul) >> 32);
+		__asm__ volatile("" ::: "memory");
+	} while ((v & 1) || v != pvti.version);
+	return ns;
+}

@@ -130,6 +130,21 @@ struct irq_frame {
 typedef void (*irq_handler_fn)(struct irq_frame *f);
 void idt_init(irq_handler_fn handler);
 
+/* ---- MSRs and the paravirtual clock ---- */
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/*
+ * Register the kvmclock (CPUID 0x40000001 CLOCKSOURCE2, MSR_KVM_SYSTEM_TIME_NEW;
+ * Documentation/virt/kvm/x86/msr.rst) if not done yet; false if the
+ * hypervisor does not advertise it.
+ */
+bool kvmclock_init(void);
+/* Nanoseconds since the kvmclock's origin; kvmclock_init() must have succeeded. */
+uint64_t kvmclock_ns(void);
+
 /* End the VM through the debug-exit port with status `code` (0-255). */
 void tiny_exit(int code) __attribute__((noreturn));
 

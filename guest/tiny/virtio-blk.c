@@ -37,7 +37,7 @@ static int blk_io(struct vdev *d, uint32_t type, uint64_t sector, void *buf, boo
 	req.sector = sector;
 	status = 0xff;
 	vdev_offer(d, &q, b, n);
-	if (vdev_wait(&q, NULL, 100000000UL))
+	if (vdev_wait(&q, NULL, 10000))
 		return -1;
 	return status;
 }

@@ -66,7 +66,7 @@ static int blk_read(struct vdev *d, uint64_t sector, void *buf)
 	req.sector = sector;
 	status = 0xff;
 	vdev_offer(d, &q, b, 3);
-	if (vdev_wait(&q, NULL, 100000000UL))
+	if (vdev_wait(&q, NULL, 10000))
 		return -1;
 	return status;
 }

@@ -73,7 +73,7 @@ int tiny_main(const struct hvm_start_info *si)
 	req.type = 0;
 	req.sector = 0;
 	vdev_offer(&d, &q, good, 3);
-	if (vdev_wait(&q, 0, 100000000UL) || status != 0)
+	if (vdev_wait(&q, 0, 10000) || status != 0)
 		return 3;
 	printf("virtio-hostile: after reset a read works\n");
 	return VIRTIO_HOSTILE_EXIT;

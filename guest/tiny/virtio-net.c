@@ -51,7 +51,7 @@ static int wait_reply(struct vdev *d)
 		const uint8_t *f = rxbuf[n % 4] + NET_HDR;
 		uint32_t len;
 
-		if (vdev_wait(&rxq, &len, 200000000UL))
+		if (vdev_wait(&rxq, &len, 10000))
 			return -1;
 		printf("virtio-net: received %u bytes, ethertype %02x%02x\n", len - NET_HDR,
 		       f[12], f[13]);
@@ -97,7 +97,7 @@ int tiny_main(const struct hvm_start_info *si)
 
 		vdev_offer(&d, &txq, &b, 1);
 	}
-	if (vdev_wait(&txq, NULL, 100000000UL)) {
+	if (vdev_wait(&txq, NULL, 10000)) {
 		printf("virtio-net: transmit timed out\n");
 		return 3;
 	}

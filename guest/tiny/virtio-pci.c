@@ -170,11 +170,15 @@ void vdev_offer(struct vdev *d, struct vqueue *q, const struct vbuf *b, int n)
 	w16(d->notify, r16(d->common, CC_QNOTIFY) * d->notify_mult, q->index);
 }
 
-int vdev_wait(struct vqueue *q, uint32_t *len, unsigned long spins)
+int vdev_wait(struct vqueue *q, uint32_t *len, unsigned ms)
 {
 	volatile uint16_t *used_idx = (volatile uint16_t *)q->used + 1;
+	bool clock = kvmclock_init();
+	uint64_t deadline = clock ? kvmclock_ns() + (uint64_t)ms * 1000000 : 0;
+	/* Without a clock: a spin budget, ~1 ms per 100k spins on a fast CPU. */
+	uint64_t spins = (uint64_t)ms * 100000;
 
-	while (spins--) {
+	for (;;) {
 		if (*used_idx != q->used_seen) {
 			__asm__ volatile("" ::: "memory");
 			if (len)
@@ -182,7 +186,8 @@ int vdev_wait(struct vqueue *q, uint32_t *len, unsigned long spins)
 			q->used_seen++;
 			return 0;
 		}
+		if (clock ? kvmclock_ns() >= deadline : spins-- == 0)
+			return -1;
 		__asm__ volatile("pause");
 	}
-	return -1;
 }

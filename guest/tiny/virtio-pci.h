@@ -51,7 +51,7 @@ void vdev_driver_ok(struct vdev *d);
 uint8_t vdev_status(struct vdev *d);
 /* Offer a chain of n buffers and kick. */
 void vdev_offer(struct vdev *d, struct vqueue *q, const struct vbuf *b, int n);
-/* Poll for the next used element (spins at most `spins` times): 0, or -1. */
-int vdev_wait(struct vqueue *q, uint32_t *len, unsigned long spins);
+/* Poll for the next used element for at most `ms` milliseconds of kvmclock time: 0, or -1. */
+int vdev_wait(struct vqueue *q, uint32_t *len, unsigned ms);
 
 #endif
