@@ -27,7 +27,7 @@ unit: build
 	meson test -C $(BUILD) --print-errorlogs
 
 integration: build guest
-	VIREO_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v tests/integration
+	VIREO_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs tests/integration
 
 test: unit integration
 
