@@ -60,6 +60,15 @@ void guest_mem_destroy(struct guest_mem *mem);
  */
 void *guest_mem_hva(struct guest_mem *mem, uint64_t gpa, uint64_t len);
 
+/*
+ * Give the pages wholly inside [hva, hva+len) (a guest_mem_hva() range)
+ * back to the host with MADV_REMOVE: the memfd frees them and they read as
+ * zeros afterwards.  Should the host refuse, MADV_DONTNEED only unmaps them
+ * (their bytes stay).  Returns the bytes given back, 0 if none (no whole
+ * page in the range, or both refused).
+ */
+uint64_t guest_mem_discard(struct guest_mem *mem, void *hva, uint64_t len);
+
 /* Copy to/from guest RAM; -EFAULT if any byte is outside RAM. */
 int guest_mem_write(struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len) WUR;
 int guest_mem_read(struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len) WUR;

@@ -97,6 +97,21 @@ void *guest_mem_hva(struct guest_mem *mem, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+uint64_t guest_mem_discard(struct guest_mem *mem, void *hva, uint64_t len)
+{
+	uintptr_t start = ALIGN_UP((uintptr_t)hva, GUEST_PAGE_SIZE);
+	uintptr_t end = ALIGN_DOWN((uintptr_t)hva + len, GUEST_PAGE_SIZE);
+
+	(void)mem;
+	if (end <= start)
+		return 0;
+	/* MADV_REMOVE frees shared (memfd) pages; DONTNEED only unmaps them. */
+	if (madvise((void *)start, end - start, MADV_REMOVE) &&
+	    madvise((void *)start, end - start, MADV_DONTNEED))
+		return 0;
+	return end - start;
+}
+
 int guest_mem_write(struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len)
 {
 	void *p = guest_mem_hva(mem, gpa, len);

@@ -453,6 +453,69 @@ static uint64_t bzimage_kaslr(struct vm *vm, const struct kunpack_image *img,
 }
 
 /*
+ * Where the payload is decompressed: in guest RAM KUNPACK_MIN_ALIGN below
+ * the image, so that vmlinux.bin's first segment (2 MiB into the file)
+ * lands in its place and the others only move down a little (what the
+ * kernel's decompressor does in the guest).  No host buffer is faulted in,
+ * copied and freed.  NULL when that RAM is not there.
+ */
+static uint8_t *bzimage_scratch(struct vm *vm, uint64_t load, uint64_t size)
+{
+	if (load < BOOT_HIGH_GPA + KUNPACK_MIN_ALIGN)
+		return NULL;
+	return guest_mem_hva(&vm->mem, load - KUNPACK_MIN_ALIGN, KUNPACK_MIN_ALIGN + size);
+}
+
+/*
+ * After an unpack in place: the RAM the payload passed through (below the
+ * image; after it, up to the end of the payload) goes back to the host and
+ * reads as zeros, as if never touched.
+ */
+static void bzimage_scratch_drop(struct vm *vm, const struct kunpack_image *img,
+				 uint8_t *scratch, uint8_t *dst)
+{
+	uint8_t *end = dst + img->image_size, *raw_end = scratch + img->raw_len;
+	uint8_t *page = (uint8_t *)ALIGN_UP((uintptr_t)end, GUEST_PAGE_SIZE);
+
+	guest_mem_discard(&vm->mem, scratch, (uint64_t)(dst - scratch));
+	if (raw_end <= end)
+		return;
+	memset(end, 0, (size_t)(MIN(page, raw_end) - end));
+	if (raw_end > page && guest_mem_discard(&vm->mem, page, (uint64_t)(raw_end - page)) == 0)
+		memset(page, 0, (size_t)(raw_end - page));
+}
+
+/*
+ * The payload into guest RAM below dst and moved into place (*scratch_used
+ * set: bzimage_scratch_drop() once relocated); else through a host buffer.
+ */
+static int bzimage_unpack_to(struct vm *vm, const uint8_t *buf, size_t len,
+			     struct kunpack_image *img, uint8_t *dst, uint64_t load,
+			     uint8_t **scratch_used, char *why, size_t n)
+{
+	uint8_t *scratch = bzimage_scratch(vm, load, img->init_size);
+	int err;
+
+	*scratch_used = NULL;
+	if (scratch) {
+		err = kunpack_image_unpack(buf, len, img, scratch, KUNPACK_MIN_ALIGN + img->init_size,
+					   why, n);
+		if (!err)
+			err = kunpack_image_load(img, dst, img->init_size, why, n);
+		if (err != -EAGAIN) {
+			*scratch_used = err ? NULL : scratch;
+			return err;
+		}
+		log_debug("boot: %s: unpacking through a host buffer", why);
+		guest_mem_discard(&vm->mem, scratch, KUNPACK_MIN_ALIGN + img->raw_len);
+		kunpack_image_free(img);
+		why[0] = '\0';
+	}
+	err = kunpack_image_unpack(buf, len, img, NULL, 0, why, n);
+	return err ? err : kunpack_image_load(img, dst, img->init_size, why, n);
+}
+
+/*
  * The monitor unpacks: vmlinux's segments at `load` (physical placement
  * is free: startup_64 computes its own phys_base), relocated for a random
  * virtual base; fills in k's entry (startup_64), end and loadflags.
@@ -461,29 +524,32 @@ static int bzimage_unpack(struct vm *vm, const uint8_t *buf, size_t len, uint64_
 			  struct linux64_kernel *k, char *why, size_t n)
 {
 	struct kunpack_image img;
-	uint64_t size, virt, t0 = now_ns();
-	uint8_t *dst;
-	int err = kunpack_image_open(buf, len, &img, why, n);
+	uint64_t virt, t0 = now_ns();
+	uint8_t *dst, *scratch;
+	int err = kunpack_image_header(buf, len, &img, why, n);
 
 	if (err)
 		return err;
 	load = ALIGN_UP(load, img.align);       /* startup_64 needs 2 MiB alignment */
-	size = MAX(img.init_size, img.image_size);
 	if (load < BOOT_HIGH_GPA) {             /* wrapped: a hostile pref_address */
 		snprintf(why, n, "pref_address is past the end of guest memory");
-		err = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	dst = bzimage_dst(vm, load, size, why, n);
-	err = dst ? kunpack_image_load(&img, dst, size, why, n) : -ENOMEM;
+	/* init_size bounds every segment (kunpack_image_unpack checks), so the image too. */
+	dst = bzimage_dst(vm, load, img.init_size, why, n);
+	if (!dst)
+		return -ENOMEM;
+	err = bzimage_unpack_to(vm, buf, len, &img, dst, load, &scratch, why, n);
 	if (err)
 		goto out;
 	virt = bzimage_kaslr(vm, &img, &k->loadflags);
 	err = kunpack_image_relocate(&img, dst, virt, why, n);
+	if (scratch)            /* the relocation table was read from there */
+		bzimage_scratch_drop(vm, &img, scratch, dst);
 	if (err)
 		goto out;
 	k->entry = load + img.entry;
-	k->end = load + size;
+	k->end = load + img.init_size;
 	log_info("boot: unpacked the %s kernel on the host in %.1f ms: %llu MiB at 0x%llx, "
 		 "_text at 0x%llx", kunpack_comp_name(img.comp), (now_ns() - t0) / 1e6,
 		 (unsigned long long)(img.image_size / MiB), (unsigned long long)load,

@@ -92,7 +92,7 @@ int kunpack_probe(const uint8_t *buf, size_t len, enum kunpack_comp *comp,
 
 /* Decompress the payload into img->raw (size from the payload's trailer). */
 static int payload_unpack(const uint8_t *buf, size_t len, struct kunpack_image *img,
-			  char *why, size_t n)
+			  uint8_t *scratch, size_t scratch_len, char *why, size_t n)
 {
 	size_t off, plen, out_len;
 	int err = payload_range(buf, len, &off, &plen, why, n);
@@ -107,7 +107,13 @@ static int payload_unpack(const uint8_t *buf, size_t len, struct kunpack_image *
 			 (unsigned long long)img->init_size);
 		return -EINVAL;
 	}
-	img->raw = malloc(out_len);
+	if (scratch && out_len > scratch_len) {
+		snprintf(why, n, "the payload decompresses to %zu bytes; %zu were set aside",
+			 out_len, scratch_len);
+		return -ENOMEM;
+	}
+	img->raw_owned = !scratch;
+	img->raw = scratch ? scratch : malloc(out_len);
 	if (!img->raw) {
 		snprintf(why, n, "cannot allocate %zu MiB to unpack the kernel",
 			 (size_t)(out_len / MiB));
@@ -301,8 +307,8 @@ static int header_check(const uint8_t *buf, struct kunpack_image *img, char *why
 	return 0;
 }
 
-int kunpack_image_open(const uint8_t *buf, size_t len, struct kunpack_image *img,
-		       char *why, size_t n)
+int kunpack_image_header(const uint8_t *buf, size_t len, struct kunpack_image *img,
+			 char *why, size_t n)
 {
 	int err;
 
@@ -310,8 +316,14 @@ int kunpack_image_open(const uint8_t *buf, size_t len, struct kunpack_image *img
 	err = kunpack_probe(buf, len, &img->comp, why, n);
 	if (!err)
 		err = header_check(buf, img, why, n);
-	if (!err)
-		err = payload_unpack(buf, len, img, why, n);
+	return err;
+}
+
+int kunpack_image_unpack(const uint8_t *buf, size_t len, struct kunpack_image *img,
+			 uint8_t *scratch, size_t scratch_len, char *why, size_t n)
+{
+	int err = payload_unpack(buf, len, img, scratch, scratch_len, why, n);
+
 	if (!err)
 		err = elf_parse(img, why, n);
 	if (err)
@@ -319,11 +331,114 @@ int kunpack_image_open(const uint8_t *buf, size_t len, struct kunpack_image *img
 	return err;
 }
 
+int kunpack_image_open(const uint8_t *buf, size_t len, struct kunpack_image *img,
+		       char *why, size_t n)
+{
+	int err = kunpack_image_header(buf, len, img, why, n);
+
+	return err ? err : kunpack_image_unpack(buf, len, img, NULL, 0, why, n);
+}
+
 void kunpack_image_free(struct kunpack_image *img)
 {
-	free(img->raw);
+	if (img->raw_owned)
+		free(img->raw);
 	img->raw = NULL;
+	img->raw_owned = false;
 	img->raw_len = 0;
+}
+
+#define KUNPACK_MAX_SEGS 16
+
+/* The PT_LOAD headers, copied out of raw (which an unpack in place overwrites). */
+static int load_segments(const struct kunpack_image *img, Elf64_Phdr *seg)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img->raw;
+	int nseg = 0;
+
+	for (int i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = elf_phdr(img, i);
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (nseg == KUNPACK_MAX_SEGS)
+			return -1;
+		seg[nseg++] = *ph;
+	}
+	return nseg;
+}
+
+/* Insertion sort of the few segments by file offset (by_offset) or p_paddr. */
+static void sort_segments(Elf64_Phdr *seg, int nseg, bool by_offset)
+{
+	for (int i = 1; i < nseg; i++) {
+		Elf64_Phdr t = seg[i];
+		int j = i;
+
+		for (; j > 0 && (by_offset ? seg[j - 1].p_offset > t.p_offset :
+				 seg[j - 1].p_paddr > t.p_paddr); j--)
+			seg[j] = seg[j - 1];
+		seg[j] = t;
+	}
+}
+
+/* Whether seg[] (sorted by file offset) can move within raw to dst; see kunpack.h. */
+static bool in_place_ok(const struct kunpack_image *img, const uint8_t *dst,
+			const Elf64_Phdr *seg, int nseg)
+{
+	uintptr_t raw = (uintptr_t)img->raw, to = (uintptr_t)dst;
+	/* vmlinux.relocs is read after the move; raw_len when there is none. */
+	uintptr_t table = raw + (img->relocatable ? img->elf_end : img->raw_len);
+
+	for (int i = 0; i < nseg; i++) {
+		uintptr_t d = to + (seg[i].p_paddr - img->load_phys), s = raw + seg[i].p_offset;
+		uintptr_t end = d + seg[i].p_memsz;
+
+		if (d > s || end > table)
+			return false;
+		for (int j = i + 1; j < nseg; j++)
+			if (end > raw + seg[j].p_offset)
+				return false;
+		for (int j = 0; j < nseg; j++) {
+			uintptr_t dj = to + (seg[j].p_paddr - img->load_phys);
+
+			if (j != i && d < dj + seg[j].p_memsz && dj < end)
+				return false;        /* two segments' places overlap */
+		}
+	}
+	return true;
+}
+
+/* The segments move down in file order; then the gaps between their places are zeroed. */
+static int load_in_place(const struct kunpack_image *img, uint8_t *dst, char *why, size_t n)
+{
+	Elf64_Phdr seg[KUNPACK_MAX_SEGS];
+	int nseg = load_segments(img, seg);
+	uint64_t at = 0;
+
+	if (nseg < 0)
+		return -EAGAIN;
+	sort_segments(seg, nseg, true);
+	if (!in_place_ok(img, dst, seg, nseg)) {
+		snprintf(why, n, "the kernel ELF's segments cannot move in place");
+		return -EAGAIN;
+	}
+	for (int i = 0; i < nseg; i++) {
+		uint8_t *d = dst + (seg[i].p_paddr - img->load_phys);
+
+		if (d != img->raw + seg[i].p_offset)
+			memmove(d, img->raw + seg[i].p_offset, seg[i].p_filesz);
+		memset(d + seg[i].p_filesz, 0, seg[i].p_memsz - seg[i].p_filesz);
+	}
+	sort_segments(seg, nseg, false);
+	for (int i = 0; i < nseg; i++) {
+		uint64_t off = seg[i].p_paddr - img->load_phys;
+
+		if (off > at)
+			memset(dst + at, 0, off - at);
+		at = MAX(at, off + seg[i].p_memsz);
+	}
+	return 0;
 }
 
 int kunpack_image_load(const struct kunpack_image *img, uint8_t *dst, size_t dst_len,
@@ -336,6 +451,8 @@ int kunpack_image_load(const struct kunpack_image *img, uint8_t *dst, size_t dst
 			 (unsigned long long)img->image_size, dst_len);
 		return -EINVAL;
 	}
+	if (!img->raw_owned)
+		return load_in_place(img, dst, why, n);
 	for (int i = 0; i < eh->e_phnum; i++) {
 		const Elf64_Phdr *ph = elf_phdr(img, i);
 		uint8_t *seg;

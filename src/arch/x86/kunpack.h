@@ -42,7 +42,8 @@ enum kunpack_comp {
 
 /* A decompressed and checked kernel, ready to be laid out. */
 struct kunpack_image {
-	uint8_t *raw;           /* vmlinux.bin + vmlinux.relocs; owned */
+	uint8_t *raw;           /* vmlinux.bin + vmlinux.relocs */
+	bool raw_owned;         /* malloc'd by kunpack_image_unpack(), else the caller's */
 	size_t raw_len;
 	size_t elf_end;         /* end of vmlinux.bin's headers and segments in raw */
 	uint64_t load_phys;     /* LOAD_PHYSICAL_ADDR: the lowest PT_LOAD p_paddr */
@@ -78,19 +79,43 @@ int kunpack_decompress(enum kunpack_comp comp, const uint8_t *in, size_t in_len,
 		       uint8_t *out, size_t out_len, char *why, size_t whylen) WUR;
 
 /*
- * Decompress the payload of buf and check the ELF in it: x86-64, segments
- * inside init_size, entry inside a segment.  On success *img owns a buffer
- * the caller frees with kunpack_image_free().  Errors: as kunpack_probe(),
+ * Read the setup header of buf into *img (compression, init_size,
+ * kernel_alignment, relocatable), decompressing nothing yet.  Errors: as
+ * kunpack_probe(), -EINVAL for a bad kernel_alignment.
+ */
+int kunpack_image_header(const uint8_t *buf, size_t len, struct kunpack_image *img,
+			 char *why, size_t whylen) WUR;
+
+/*
+ * Decompress the payload of buf (after kunpack_image_header()) and check the
+ * ELF in it: x86-64, segments inside init_size, entry inside a segment.  The
+ * output goes to scratch (scratch_len >= init_size bytes; the caller's, for
+ * an unpack in place: see kunpack_image_load()) or, with scratch NULL, to a
+ * buffer *img owns.  Either way kunpack_image_free() ends it.  Errors:
  * -EINVAL for a bad payload or ELF, -ENOMEM.
  */
+int kunpack_image_unpack(const uint8_t *buf, size_t len, struct kunpack_image *img,
+			 uint8_t *scratch, size_t scratch_len, char *why, size_t whylen) WUR;
+
+/* kunpack_image_header() and kunpack_image_unpack() into an owned buffer. */
 int kunpack_image_open(const uint8_t *buf, size_t len, struct kunpack_image *img,
 		       char *why, size_t whylen) WUR;
 void kunpack_image_free(struct kunpack_image *img);
 
 /*
- * Copy the PT_LOAD segments to dst (the image start, LOAD_PHYSICAL_ADDR's
+ * Lay the PT_LOAD segments out at dst (the image start, LOAD_PHYSICAL_ADDR's
  * place; dst_len >= img->image_size) and zero each one's bss.  Returns 0 or
  * -EINVAL.
+ *
+ * When the payload was unpacked into the caller's scratch memory, the
+ * segments move within it as the kernel's own parse_elf() moves them: each
+ * down to its place, in file order, and the bytes of the image no segment
+ * covers are zeroed.  That needs each segment to move down (or stay) and
+ * neither it nor its bss to reach the file data of a later segment or the
+ * relocation table; vmlinux.bin placed KUNPACK_MIN_ALIGN below dst is so
+ * laid out (its first segment starts 2 MiB into the file).  Otherwise
+ * -EAGAIN, with dst and the scratch memory untouched: unpack into an owned
+ * buffer instead.
  */
 int kunpack_image_load(const struct kunpack_image *img, uint8_t *dst, size_t dst_len,
 		       char *why, size_t whylen) WUR;

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -80,16 +79,11 @@ static const char *const stat_names[] = {
 /* Give [hva, hva+len) back to the host: the memfd's pages are freed. */
 static void return_to_host(struct vballoon *b, uint8_t *hva, uint64_t len)
 {
-	uintptr_t start = ALIGN_UP((uintptr_t)hva, BAL_PAGE);
-	uintptr_t end = ALIGN_DOWN((uintptr_t)hva + len, BAL_PAGE);
+	uint64_t done = guest_mem_discard(&b->vm->mem, hva, len);
 
-	if (end <= start)
-		return;
-	/* MADV_REMOVE frees shared (memfd) pages; DONTNEED only unmaps them. */
-	if (madvise((void *)start, end - start, MADV_REMOVE) &&
-	    madvise((void *)start, end - start, MADV_DONTNEED))
+	if (!done && ALIGN_DOWN((uintptr_t)hva + len, BAL_PAGE) > ALIGN_UP((uintptr_t)hva, BAL_PAGE))
 		log_warn("virtio-balloon: madvise");
-	b->returned_pages += (end - start) / BAL_PAGE;
+	b->returned_pages += done / BAL_PAGE;
 }
 
 /*

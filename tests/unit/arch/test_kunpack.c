@@ -229,13 +229,18 @@ struct tbz {
 	char why[256];
 };
 
-static struct tbz *make_bz(enum kunpack_comp comp, const struct tkernel *k)
+static struct tbz *make_bz_raw(enum kunpack_comp comp, const uint8_t *raw, size_t len)
 {
 	struct tbz *t = calloc(1, sizeof(*t));
 
-	t->plen = compress_payload(comp, k->raw, k->raw_len, t->payload, sizeof(t->payload));
+	t->plen = compress_payload(comp, raw, len, t->payload, sizeof(t->payload));
 	t->len = build_bzimage(t->bz, t->payload, t->plen);
 	return t;
+}
+
+static struct tbz *make_bz(enum kunpack_comp comp, const struct tkernel *k)
+{
+	return make_bz_raw(comp, k->raw, k->raw_len);
 }
 
 /* Open t's bzImage; expect `err`, and `msg` in the reason when failing. */
@@ -598,6 +603,158 @@ static void test_hostile_fuzz(void **state)
 	}
 }
 
+/*
+ * A kernel laid out like Debian's vmlinux.bin: the first segment 2 MiB into
+ * the file, a gap, and a last segment that moves down on load (as .data..percpu
+ * and .init do) with a bss; relocations point into every segment.
+ */
+#define M_SEGS      3
+#define M_IMAGE     0x9000
+#define M_FILE_END  0x209000
+static const struct { uint64_t off, paddr, filesz, memsz; } m_seg[M_SEGS] = {
+	{ 0x200000, 0x0000, 0x3000, 0x3000 },
+	{ 0x204000, 0x4000, 0x2000, 0x2000 },   /* 0x1000 gap before it in memory */
+	{ 0x208000, 0x6000, 0x1000, 0x3000 },   /* moves down 0x2000; 0x2000 of bss */
+};
+
+static uint8_t *build_multi(size_t *len)
+{
+	uint8_t *b = calloc(1, M_FILE_END + 64);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)b;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(b + sizeof(*eh));
+	size_t p = M_FILE_END;
+
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_type = ET_EXEC;
+	eh->e_machine = EM_X86_64;
+	eh->e_entry = T_LOAD + 0x6010;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_phentsize = sizeof(*ph);
+	eh->e_phnum = M_SEGS;
+	for (int i = 0; i < M_SEGS; i++) {
+		ph[i] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = m_seg[i].off,
+				      .p_vaddr = T_TEXT + m_seg[i].paddr,
+				      .p_paddr = T_LOAD + m_seg[i].paddr, .p_filesz = m_seg[i].filesz,
+				      .p_memsz = m_seg[i].memsz, .p_align = 0x200000 };
+		for (uint64_t j = 0; j < m_seg[i].filesz; j++)
+			b[m_seg[i].off + j] = (uint8_t)(j * 13 + i * 7 + 1);
+	}
+	/* Junk between the segments' file data: in place, it lands in the memory gap. */
+	memset(b + 0x203000, 0xcc, 0x1000);
+	memset(b + 0x206000, 0xcc, 0x2000);
+	/* 64-bit in the first segment, inverse 32-bit in the second, 32-bit in the last. */
+	put64(b + 0x200000 + 0x100, T_TEXT + 0x5000);
+	put32(b + 0x204000 + 0x200, T_INV_VAL);
+	put32(b + 0x208000 + 0x300, (uint32_t)(T_TEXT + 0x6000));
+	put32(b + p, 0), p += 4;
+	put32(b + p, (uint32_t)(T_TEXT + 0x100)), p += 4;
+	put32(b + p, 0), p += 4;
+	put32(b + p, (uint32_t)(T_TEXT + 0x4200)), p += 4;
+	put32(b + p, 0), p += 4;
+	put32(b + p, (uint32_t)(T_TEXT + 0x6300)), p += 4;
+	*len = p;
+	return b;
+}
+
+/* The image through an owned buffer, into zeroed memory: what in place must match. */
+static uint8_t *multi_reference(struct tbz *t, uint64_t virt)
+{
+	uint8_t *ref = calloc(1, T_INIT_SIZE);
+	struct kunpack_image img;
+
+	assert_int_equal(kunpack_image_open(t->bz, t->len, &img, t->why, sizeof(t->why)), 0);
+	assert_int_equal(img.image_size, M_IMAGE);
+	assert_int_equal(kunpack_image_load(&img, ref, T_INIT_SIZE, t->why, sizeof(t->why)), 0);
+	assert_int_equal(kunpack_image_relocate(&img, ref, virt, t->why, sizeof(t->why)), 0);
+	kunpack_image_free(&img);
+	return ref;
+}
+
+/* Unpacked 2 MiB below the image, the segments move into place as parse_elf() moves them. */
+static void check_in_place(enum kunpack_comp comp)
+{
+	const uint64_t delta = 0x600000;
+	size_t len;
+	uint8_t *raw = build_multi(&len), *mem = malloc(KUNPACK_MIN_ALIGN + T_INIT_SIZE);
+	uint8_t *dst = mem + KUNPACK_MIN_ALIGN, *ref;
+	struct tbz *t = make_bz_raw(comp, raw, len);
+	struct kunpack_image img;
+
+	ref = multi_reference(t, T_LOAD + delta);
+	assert_int_equal(get64(ref + 0x100), T_TEXT + 0x5000 + delta);
+	assert_int_equal(get32(ref + 0x4200), (uint32_t)(T_INV_VAL - delta));
+	assert_int_equal(get32(ref + 0x6300), (uint32_t)(T_TEXT + 0x6000 + delta));
+	memset(mem, 0xaa, KUNPACK_MIN_ALIGN + T_INIT_SIZE);
+	assert_int_equal(kunpack_image_header(t->bz, t->len, &img, t->why, sizeof(t->why)), 0);
+	assert_int_equal(kunpack_image_unpack(t->bz, t->len, &img, mem,
+					      KUNPACK_MIN_ALIGN + T_INIT_SIZE, t->why,
+					      sizeof(t->why)), 0);
+	assert_false(img.raw_owned);
+	assert_ptr_equal(img.raw, mem);
+	assert_int_equal(kunpack_image_load(&img, dst, T_INIT_SIZE, t->why, sizeof(t->why)), 0);
+	assert_int_equal(kunpack_image_relocate(&img, dst, T_LOAD + delta, t->why,
+						sizeof(t->why)), 0);
+	/* Byte for byte the same image: segments, the gap and the bss zeroed. */
+	assert_memory_equal(dst, ref, M_IMAGE);
+	kunpack_image_free(&img);
+	assert_ptr_equal(img.raw, NULL);
+	free(ref);
+	free(t);
+	free(mem);
+	free(raw);
+}
+
+static void test_in_place_lz4(void **state) { check_in_place(KUNPACK_LZ4); }
+static void test_in_place_gzip(void **state) { check_in_place(KUNPACK_GZIP); }
+static void test_in_place_zstd(void **state) { check_in_place(KUNPACK_ZSTD); }
+
+/* Layouts where moving in place would overwrite what is still to be read: -EAGAIN, nothing moved. */
+static void test_in_place_refused(void **state)
+{
+	size_t len;
+	uint8_t *raw = build_multi(&len), *mem = malloc(8 * MiB), *copy = malloc(8 * MiB);
+	struct tbz *t;
+	struct kunpack_image img;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(raw + sizeof(Elf64_Ehdr));
+	/* scratch offset below dst, and what to change in the ELF first */
+	static const struct { uint64_t below; int seg; uint64_t memsz; } cases[] = {
+		{ 4 * MiB, -1, 0 },             /* every segment would move up */
+		{ 2 * MiB, 0, 0x5000 },         /* the first one's bss over the second's data */
+		{ 2 * MiB, 2, 0x4000 },         /* the last one's bss over the relocations */
+		{ 2 * MiB, 1, 0x3000 },         /* two segments' places overlap */
+	};
+
+	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+		uint8_t *dst = mem + cases[c].below;
+		uint64_t saved = 0;
+
+		if (cases[c].seg >= 0) {
+			saved = ph[cases[c].seg].p_memsz;
+			ph[cases[c].seg].p_memsz = cases[c].memsz;
+		}
+		t = make_bz_raw(KUNPACK_LZ4, raw, len);
+		memset(mem, 0x55, 8 * MiB);
+		assert_int_equal(kunpack_image_header(t->bz, t->len, &img, t->why,
+						      sizeof(t->why)), 0);
+		assert_int_equal(kunpack_image_unpack(t->bz, t->len, &img, mem, 8 * MiB, t->why,
+						      sizeof(t->why)), 0);
+		memcpy(copy, mem, 8 * MiB);
+		if (kunpack_image_load(&img, dst, 4 * MiB, t->why, sizeof(t->why)) != -EAGAIN)
+			fail_msg("case %zu: moved in place", c);
+		assert_non_null(strstr(t->why, "cannot move in place"));
+		assert_memory_equal(mem, copy, 8 * MiB);
+		kunpack_image_free(&img);
+		free(t);
+		if (cases[c].seg >= 0)
+			ph[cases[c].seg].p_memsz = saved;
+	}
+	free(copy);
+	free(mem);
+	free(raw);
+}
+
 static struct vm *make_vm(const char *cmdline, enum kernel_unpack unpack)
 {
 	static struct vm_config cfg;
@@ -690,6 +847,33 @@ static void test_boot_host_unpack(void **state)
 	free(t);
 }
 
+/* boot_load_image() unpacks in guest RAM: the image as through a buffer, the rest zeros. */
+static void test_boot_in_place(void **state)
+{
+	size_t len;
+	uint8_t *raw = build_multi(&len), *ref, *below, *img, *tail;
+	struct tbz *t = make_bz_raw(KUNPACK_LZ4, raw, len);
+	struct vm *vm = make_vm("console=ttyS0 nokaslr", KERNEL_UNPACK_HOST);
+
+	ref = multi_reference(t, T_LOAD);
+	assert_int_equal(boot_load_image(vm, t->bz, t->len, t->why, sizeof(t->why)), 0);
+	img = guest_mem_hva(&vm->mem, T_LOAD, M_IMAGE);
+	assert_memory_equal(img, ref, M_IMAGE);
+	assert_int_equal(vm->boot_regs.rip, T_LOAD + 0x6010);
+	below = guest_mem_hva(&vm->mem, T_LOAD - KUNPACK_MIN_ALIGN, KUNPACK_MIN_ALIGN);
+	for (size_t i = 0; i < KUNPACK_MIN_ALIGN; i++)
+		if (below[i])
+			fail_msg("byte %zu below the image is %#x", i, below[i]);
+	tail = guest_mem_hva(&vm->mem, T_LOAD + M_IMAGE, T_INIT_SIZE - M_IMAGE);
+	for (size_t i = 0; i < T_INIT_SIZE - M_IMAGE; i++)
+		if (tail[i])
+			fail_msg("byte %zu after the image is %#x", i, tail[i]);
+	vm_destroy(vm);
+	free(ref);
+	free(t);
+	free(raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -708,6 +892,11 @@ int main(void)
 		cmocka_unit_test(test_hostile_relocs),
 		cmocka_unit_test(test_hostile_fuzz),
 		cmocka_unit_test(test_boot_host_unpack),
+		cmocka_unit_test(test_in_place_lz4),
+		cmocka_unit_test(test_in_place_gzip),
+		cmocka_unit_test(test_in_place_zstd),
+		cmocka_unit_test(test_in_place_refused),
+		cmocka_unit_test(test_boot_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
