@@ -16,7 +16,7 @@
 #define PIT_HZ          1193182
 #define TICK_HZ         100
 #define WANT_TICKS      3
-#define WAIT_LOOPS      20000000L
+#define WAIT_MS         5000
 
 static volatile unsigned ticks;
 static volatile unsigned uart_irqs;
@@ -52,7 +52,10 @@ static int madt_isa_gsi(const uint8_t *madt, unsigned irq)
 /* Wait with interrupts on until *counter reaches want (bounded). */
 static bool wait_for(volatile unsigned *counter, unsigned want)
 {
-	for (long i = 0; i < WAIT_LOOPS && *counter < want; i++) {
+	struct tiny_timeout t;
+
+	timeout_start(&t, WAIT_MS);
+	while (*counter < want && !timeout_expired(&t)) {
 		cpu_sti();
 		__asm__ volatile("pause");
 	}

@@ -334,3 +334,15 @@ uint64_t kvmclock_ns(void)
 	} while ((v & 1) || v != pvti.version);
 	return ns;
 }
+
+void timeout_start(struct tiny_timeout *t, unsigned ms)
+{
+	t->clock = kvmclock_init();
+	t->deadline = t->clock ? kvmclock_ns() + (uint64_t)ms * 1000000 : 0;
+	t->spins = (uint64_t)ms * 100000;
+}
+
+bool timeout_expired(struct tiny_timeout *t)
+{
+	return t->clock ? kvmclock_ns() >= t->deadline : t->spins-- == 0;
+}

@@ -67,6 +67,7 @@ int tiny_main(const struct hvm_start_info *si)
 	volatile uint16_t *count = (volatile uint16_t *)(uintptr_t)
 		(TRAMPOLINE_GPA + (smp_trampoline_count - smp_trampoline));
 	const uint8_t *madt;
+	struct tiny_timeout t;
 	int ncpus;
 
 	serial_init();
@@ -81,7 +82,8 @@ int tiny_main(const struct hvm_start_info *si)
 	lapic_icr(ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_INIT);
 	for (int i = 0; i < 2; i++)
 		lapic_icr(ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_SIPI | (TRAMPOLINE_GPA >> 12));
-	for (long i = 0; i < 5000000 && *count < ncpus - 1; i++)
+	timeout_start(&t, 10000);
+	while (*count < ncpus - 1 && !timeout_expired(&t))
 		__asm__ volatile("pause");
 	printf("smp: %u of %d AP(s) ran the trampoline\n", *count, ncpus - 1);
 	return *count == ncpus - 1 ? SMP_EXIT : 1;

@@ -145,6 +145,17 @@ bool kvmclock_init(void);
 /* Nanoseconds since the kvmclock's origin; kvmclock_init() must have succeeded. */
 uint64_t kvmclock_ns(void);
 
+/*
+ * A time limit of `ms` milliseconds from timeout_start() on the kvmclock;
+ * without a kvmclock, a budget of ms * 100000 timeout_expired() calls.
+ */
+struct tiny_timeout {
+	uint64_t deadline, spins;
+	bool clock;
+};
+void timeout_start(struct tiny_timeout *t, unsigned ms);
+bool timeout_expired(struct tiny_timeout *t);
+
 /* End the VM through the debug-exit port with status `code` (0-255). */
 void tiny_exit(int code) __attribute__((noreturn));
 

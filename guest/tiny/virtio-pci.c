@@ -173,11 +173,9 @@ void vdev_offer(struct vdev *d, struct vqueue *q, const struct vbuf *b, int n)
 int vdev_wait(struct vqueue *q, uint32_t *len, unsigned ms)
 {
 	volatile uint16_t *used_idx = (volatile uint16_t *)q->used + 1;
-	bool clock = kvmclock_init();
-	uint64_t deadline = clock ? kvmclock_ns() + (uint64_t)ms * 1000000 : 0;
-	/* Without a clock: a spin budget, ~1 ms per 100k spins on a fast CPU. */
-	uint64_t spins = (uint64_t)ms * 100000;
+	struct tiny_timeout t;
 
+	timeout_start(&t, ms);
 	for (;;) {
 		if (*used_idx != q->used_seen) {
 			__asm__ volatile("" ::: "memory");
@@ -186,7 +184,7 @@ int vdev_wait(struct vqueue *q, uint32_t *len, unsigned ms)
 			q->used_seen++;
 			return 0;
 		}
-		if (clock ? kvmclock_ns() >= deadline : spins-- == 0)
+		if (timeout_expired(&t))
 			return -1;
 		__asm__ volatile("pause");
 	}
