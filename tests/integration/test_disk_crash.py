@@ -3,7 +3,6 @@
 check finds no corruption (leaks allowed; vireo disk check -r repairs
 them) and every write acknowledged before a completed flush reads back."""
 import json
-import os
 import random
 import signal
 import subprocess

@@ -15,28 +15,11 @@ import subprocess
 import time
 
 import pexpect
-import pytest
 
 from conftest import run
 
 BOOT_TIMEOUT = int(os.environ.get("VIREO_BOOT_TIMEOUT", "240"))
 PROMPT = "vireo:"
-
-
-def emu_unavailable(vireo):
-    """Return a reason string if the emu backend cannot start VMs on this build."""
-    r = run([vireo, "accel"], timeout=30)
-    for line in r.stdout.splitlines():
-        if line.startswith("emu ") and "unavailable" in line:
-            return line
-    return None
-
-
-@pytest.fixture(scope="module")
-def emu_ok(vireo, guest_dir):
-    why = emu_unavailable(vireo)
-    if why:
-        pytest.skip(f"emu backend unavailable: {why}")
 
 
 def boot(vireo, args=(), timeout=BOOT_TIMEOUT):

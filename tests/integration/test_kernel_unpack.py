@@ -18,7 +18,7 @@ import struct
 import pytest
 
 from conftest import BUILD, run
-from test_guest_linux import BOOT_TIMEOUT, boot, emu_ok, poweroff, shell  # noqa: F401
+from test_guest_linux import BOOT_TIMEOUT, boot, poweroff, shell
 
 CMDLINE = "console=ttyS0 panic=-1 cryptomgr.notests"
 LINK_TEXT = 0xffffffff81000000          # __START_KERNEL_map + LOAD_PHYSICAL_ADDR

@@ -14,7 +14,7 @@ import time
 import pexpect
 import pytest
 
-from conftest import BUILD, REPO, run
+from conftest import BUILD, REPO, backend_unavailable, run
 
 BACKENDS = ["kvm", "emu"]
 TINY = BUILD / "guest" / "tiny"
@@ -51,15 +51,6 @@ SEGS_EXPECTED = {
     "fs": {"selector": 0x10, "base": 0x12345000},
     "gs": {"selector": 0x10, "base": 0},
 }
-
-
-def backend_unavailable(vireo, name):
-    """The `vireo accel` line saying why `name` cannot run here, or None."""
-    r = run([vireo, "accel"], timeout=30)
-    for line in r.stdout.splitlines():
-        if line.startswith(name + " ") and "unavailable" in line:
-            return line
-    return None
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -26,14 +26,6 @@ BOOT_TIMEOUT = int(os.environ.get("VIREO_BOOT_TIMEOUT", "300"))
 PROMPT = "vireo:"
 
 
-@pytest.fixture(scope="module")
-def emu_ok(vireo, guest_dir):
-    r = run([vireo, "accel"], timeout=30)
-    for line in r.stdout.splitlines():
-        if line.startswith("emu ") and "unavailable" in line:
-            pytest.skip(f"emu backend unavailable: {line}")
-
-
 def boot(vireo, args=(), memory="512M", initrd=None):
     cmd = ["run", "--accel", "emu", "--memory", memory, *args]
     if initrd:

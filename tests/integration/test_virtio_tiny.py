@@ -13,18 +13,10 @@ import time
 
 import pytest
 
-from conftest import BUILD, run
+from conftest import BUILD, backend_unavailable, run
 
 BACKENDS = ["kvm", "emu"]
 TINY = BUILD / "guest" / "tiny"
-
-
-def backend_unavailable(vireo, name):
-    r = run([vireo, "accel"], timeout=30)
-    for line in r.stdout.splitlines():
-        if line.startswith(name + " ") and "unavailable" in line:
-            return line
-    return None
 
 
 def tiny(name):
