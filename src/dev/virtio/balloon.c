@@ -276,7 +276,8 @@ static void ctl_command(struct vballoon *b, char *line, int fd)
 	int n;
 
 	if (sscanf(line, "balloon %llu", &mib) == 1) {
-		if (virtio_balloon_set_target(b, mib * MiB))
+		/* mib * MiB must not wrap into a small, acceptable target. */
+		if (mib > b->vm->mem.total / MiB || virtio_balloon_set_target(b, mib * MiB))
 			n = snprintf(reply, sizeof(reply), "error: the target is more than "
 				     "the guest's %llu MiB\n",
 				     (unsigned long long)(b->vm->mem.total / MiB));
@@ -318,7 +319,8 @@ static void ctl_client(int fd, uint32_t events, void *opaque)
 static void ctl_accept(int fd, uint32_t events, void *opaque)
 {
 	struct vballoon *b = opaque;
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC), slot = -1;
+	/* Non-blocking: a client that never reads its replies must not stall the loop. */
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), slot = -1;
 
 	if (c < 0)
 		return;

@@ -210,6 +210,10 @@ static void test_balloon(void **state)
 	assert_int_equal(vdrv_rd(&x->d, x->d.isr, 1) & 2, 2);
 	assert_int_equal(ctl(sock, "balloon 100\n", reply, sizeof(reply)), 0);
 	assert_non_null(strstr(reply, "error"));
+	/* 2^44 + 60 MiB wraps to 60 MiB in bytes: refused, the target stays. */
+	assert_int_equal(ctl(sock, "balloon 17592186044476\n", reply, sizeof(reply)), 0);
+	assert_non_null(strstr(reply, "error"));
+	assert_int_equal(vdrv_rd(&x->d, x->d.device, 4), (4 * MiB) / 4096);
 	/* Inflate one page holding data: it is given back and reads as zeros. */
 	page = vdrv_alloc(&x->d, 4096);
 	memset(vdrv_hva(&x->d, page), 0x77, 4096);
